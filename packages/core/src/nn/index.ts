@@ -1,0 +1,5 @@
+export * from './layout';
+export * from './parameter';
+export * from './module';
+export * from './init';
+export * from './layers';

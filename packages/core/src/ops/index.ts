@@ -1,0 +1,2 @@
+export * from './conv';
+export * from './linear';

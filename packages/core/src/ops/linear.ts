@@ -1,0 +1,20 @@
+/**
+ * Affine map y = x W + b with W stored [in, out] (the transpose of PyTorch's [out, in]), so the
+ * forward product needs no transpose flag (XNNPACK's fast path on the wasm backend).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** x [..., in], weight [in, out], bias [out] -> [..., out]. */
+export function linear(x: tf.Tensor, weight: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor {
+  return tf.tidy(() => {
+    const inDim = x.shape[x.shape.length - 1];
+    if (inDim !== weight.shape[0]) {
+      throw new Error(`linear: input has ${inDim} features but the weight expects ${weight.shape[0]}`);
+    }
+    const lead = x.shape.slice(0, -1);
+    const x2 = x.reshape([-1, inDim]); // [prod(lead), in]
+    let y: tf.Tensor = tf.matMul(x2, weight); // [prod(lead), out]
+    if (bias) y = y.add(bias);
+    return y.reshape([...lead, weight.shape[1]]);
+  });
+}
