@@ -1,0 +1,12 @@
+export { linearSumAssignment, linearSumAssignmentFlat } from './linear_sum_assignment';
+export { checkOptionKeys, numberOption } from './options';
+export { type DetectionTarget, validateTargets, countTargets } from './targets';
+export { repeatTargets } from './one_to_many_targets';
+export { type ImageMatch, type FlatMatches, emptyMatch, flattenMatches } from './match_result';
+export { type PredictionData, type PredictionTensors, readPredictions } from './prediction_data';
+export { type MatchCostWeights, type MatchCostParts, matchCostBlock } from './match_cost';
+export { type MatchCostOptions, MATCH_COST_KEYS, parseMatchCostOptions } from './cost_options';
+export type { Matcher } from './matcher';
+export { HungarianMatcher, type HungarianMatcherOptions } from './hungarian_matcher';
+export { MixedMatcher, type MixedMatcherOptions, type KCapMode, tileCostColumns, groupByTarget } from './mixed_matcher';
+export { type DnMeta, denoisingMatches } from './denoising_matches';
