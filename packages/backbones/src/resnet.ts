@@ -1,0 +1,134 @@
+/**
+ * ResNet-18/34/50/101/152 in detectron2's layout (`detectron2/modeling/backbone/resnet.py`, detrex's
+ * copy `detrex/modeling/backbone/resnet.py`): BasicStem, then stages res2..res5 of Basic / Bottleneck
+ * blocks. Parameter names are detectron2's (`stem.conv1.weight`, `res2.0.conv1.norm.running_mean`,
+ * `res2.0.shortcut.weight`), so under a detector's `backbone` child they are detrex's `backbone.*` keys.
+ *
+ * Input: NHWC, already normalised (see PixelNormalizer). Output: the requested feature maps, NHWC.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Module, ModuleList } from '@detr/core';
+import { register } from '@detr/registry';
+import { BasicStem } from './basic_stem';
+import { type CNNBlockBase, checkNHWC } from './cnn_block_base';
+import { checkNormName, type NormName } from './norm';
+import { checkKnownOptions } from './options';
+import { makeResNetStages, RESNET_DEPTHS, type ResNetDepth } from './resnet_stages';
+import type { FeatureMaps, ShapeSpec } from './shape_spec';
+
+export const RESNET_FEATURES = ['stem', 'res2', 'res3', 'res4', 'res5'] as const;
+export type ResNetFeature = (typeof RESNET_FEATURES)[number];
+
+export interface ResNetOptions {
+  /** 18, 34 (BasicBlock), 50, 101, 152 (BottleneckBlock). Default 50. */
+  depth?: ResNetDepth;
+  /** Which maps forward returns, from 'stem', 'res2'..'res5'. Default ['res5'] (detectron2: the last stage). */
+  out_features?: ResNetFeature[];
+  /**
+   * detectron2's `freeze_at`: 1 freezes the stem, 2 the stem and res2, ... 5 everything; 0 or -1
+   * freezes nothing. detrex's DINO / Align-DETR configs use 1.
+   */
+  freeze_at?: number;
+  /** 'FrozenBN' (default, detrex), 'GN' (GroupNorm 32) or '' (none). */
+  norm?: NormName;
+  /** Stride in the first 1x1 conv (MSRA / caffe2) instead of the 3x3 (torchvision, detrex). Default false. */
+  stride_in_1x1?: boolean;
+  /** 2 = DC5: res5 keeps stride 16 with dilation-2 3x3 convs. Default 1. ResNet-50+ only. */
+  res5_dilation?: 1 | 2;
+  /** Input channels (3). */
+  in_channels?: number;
+}
+
+const OPTION_KEYS = ['depth', 'out_features', 'freeze_at', 'norm', 'stride_in_1x1', 'res5_dilation', 'in_channels'] as const;
+
+@register('backbone', 'resnet')
+export class ResNet extends Module {
+  readonly stem: BasicStem;
+  /** res2..res5 (only up to the last requested output, as detrex builds them). */
+  readonly stages: ModuleList<CNNBlockBase>[] = [];
+  readonly stageNames: string[] = [];
+  readonly outFeatures: ResNetFeature[];
+  readonly depth: ResNetDepth;
+  readonly inChannels: number;
+  private readonly featureStrides: Record<string, number> = {};
+  private readonly featureChannels: Record<string, number> = {};
+
+  constructor(opts: ResNetOptions = {}) {
+    super();
+    checkKnownOptions(opts, OPTION_KEYS, 'ResNet');
+    const depth = opts.depth ?? 50;
+    if (!RESNET_DEPTHS.includes(depth)) throw new Error(`ResNet: depth must be one of ${RESNET_DEPTHS.join(', ')}, got ${JSON.stringify(depth)}`);
+    this.depth = depth;
+    const outFeatures = opts.out_features ?? ['res5'];
+    if (!Array.isArray(outFeatures) || outFeatures.length === 0) throw new Error('ResNet: out_features must be a non-empty list');
+    for (const f of outFeatures) {
+      if (!RESNET_FEATURES.includes(f)) throw new Error(`ResNet: unknown out_features entry ${JSON.stringify(f)} (valid: ${RESNET_FEATURES.join(', ')})`);
+    }
+    this.outFeatures = [...outFeatures];
+    const norm = checkNormName(opts.norm ?? 'FrozenBN', 'ResNet');
+    this.inChannels = opts.in_channels ?? 3;
+
+    this.stem = this.registerModule('stem', new BasicStem({ in_channels: this.inChannels, out_channels: 64, norm }));
+    let stride = this.stem.stride;
+    this.featureStrides.stem = stride;
+    this.featureChannels.stem = this.stem.outChannels;
+
+    // detrex: "Avoid keeping unused layers in this module": build stages up to the last requested one.
+    const numStages = Math.max(0, ...this.outFeatures.map((f) => RESNET_FEATURES.indexOf(f)));
+    const stages = makeResNetStages({
+      depth,
+      norm,
+      stride_in_1x1: opts.stride_in_1x1 ?? false,
+      res5_dilation: opts.res5_dilation ?? 1,
+      num_stages: numStages,
+      in_channels: this.stem.outChannels,
+    });
+    stages.forEach((blocks, i) => {
+      const name = `res${i + 2}`;
+      this.stages.push(this.registerModule(name, new ModuleList(blocks)));
+      this.stageNames.push(name);
+      stride *= blocks.reduce((s, b) => s * b.stride, 1);
+      this.featureStrides[name] = stride;
+      this.featureChannels[name] = blocks[blocks.length - 1].outChannels;
+    });
+    this.freezeAt(opts.freeze_at ?? 0);
+  }
+
+  /**
+   * detectron2's `ResNet.freeze(freeze_at)`: requiresGrad=false on the stem for freeze_at >= 1 and on
+   * stage res{k} for freeze_at >= k. Parts it does not freeze are left as they are.
+   */
+  freezeAt(freezeAt: number): this {
+    if (!Number.isInteger(freezeAt) || freezeAt < -1 || freezeAt > 5) {
+      throw new Error(`ResNet: freeze_at must be an integer in [-1, 5], got ${JSON.stringify(freezeAt)}`);
+    }
+    if (freezeAt >= 1) this.stem.freeze();
+    this.stages.forEach((stage, i) => {
+      if (freezeAt >= i + 2) stage.freeze();
+    });
+    return this;
+  }
+
+  /** Channels and stride of every requested output (detectron2's `output_shape()`). */
+  outputShape(): Record<string, ShapeSpec> {
+    const out: Record<string, ShapeSpec> = {};
+    for (const f of this.outFeatures) out[f] = { channels: this.featureChannels[f], stride: this.featureStrides[f] };
+    return out;
+  }
+
+  /** x [B,H,W,in_channels] (normalised) -> the requested maps, NHWC; the caller disposes them. */
+  forward(x: tf.Tensor4D): FeatureMaps {
+    checkNHWC(x, this.inChannels, 'ResNet.forward');
+    return tf.tidy(() => {
+      const outputs: FeatureMaps = {};
+      let h = this.stem.forward(x);
+      if (this.outFeatures.includes('stem')) outputs.stem = h;
+      this.stages.forEach((stage, i) => {
+        for (const block of stage) h = block.forward(h);
+        const name = this.stageNames[i];
+        if (this.outFeatures.includes(name as ResNetFeature)) outputs[name] = h;
+      });
+      return outputs;
+    });
+  }
+}
