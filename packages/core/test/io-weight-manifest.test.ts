@@ -32,6 +32,13 @@ describe('weight PRNG', () => {
   });
 });
 
+/** Each manifest is built (and verified) once per file run. */
+const built = new Map<string, Map<string, RawTensor>>();
+function manifestTensors(name: string): Map<string, RawTensor> {
+  if (!built.has(name)) built.set(name, loadWeightManifest(fixturePath(name))); // verify: true checks sum and first
+  return built.get(name)!;
+}
+
 describe('loadWeightManifest', () => {
   const cases = [
     { manifest: 'resnet50.weights.json', head: 'resnet50_tv_head.safetensors', count: 320, stored: 66 },
@@ -39,7 +46,7 @@ describe('loadWeightManifest', () => {
   ];
   for (const { manifest, head, count, stored } of cases) {
     it(`${manifest}: every entry matches its sum/first, in state-dict order; ${head} equals it bit for bit`, () => {
-      const tensors = loadWeightManifest(fixturePath(manifest)); // verify: true checks sum and first
+      const tensors = manifestTensors(manifest);
       const json = JSON.parse(fs.readFileSync(fixturePath(manifest), 'utf8'));
       expect([...tensors.keys()]).toEqual(json.tensors.map((t: { key: string }) => t.key));
       expect(tensors.size).toBe(count);
@@ -56,9 +63,9 @@ describe('loadWeightManifest', () => {
   }
 
   it('tied (alias_of) entries share the data of the entry they name', () => {
-    const tensors = loadWeightManifest(fixturePath('aligndetr_r50_small.weights.json'), { verify: false });
+    const tensors = manifestTensors('aligndetr_r50_small.weights.json');
     expect(tensors.get('class_embed.1.bias')!.data).toBe(tensors.get('transformer.decoder.class_embed.1.bias')!.data);
-    const nbt = loadWeightManifest(fixturePath('resnet50.weights.json'), { verify: false }).get('bn1.num_batches_tracked')!;
+    const nbt = manifestTensors('resnet50.weights.json').get('bn1.num_batches_tracked')!;
     expect(nbt).toEqual({ dtype: 'int64', shape: [], data: BigInt64Array.from([0n]) });
   });
 

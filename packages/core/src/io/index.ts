@@ -18,7 +18,16 @@ export {
   serializeSafetensors,
   writeSafetensors,
 } from './safetensors';
-export { type PthFile, type ReadPthOptions, readPth, parsePth, findStateDict, flattenStateDict, isRawTensor } from './pth';
+export {
+  type PthFile,
+  type ReadPthOptions,
+  readPth,
+  parsePth,
+  findStateDict,
+  flattenStateDict,
+  isRawTensor,
+  findTorchGlobal,
+} from './pth';
 export { PyGlobal, PyObject, pickleAttributes, unpickle, type UnpickleOptions } from './pickle';
 export { ZipArchive, type ZipEntry } from './zip-archive';
 export { materializeStrided, isRowMajor } from './strided-copy';

@@ -26,6 +26,10 @@ export class PyGlobal {
 export class PyObject {
   /** The state given by BUILD (usually the instance `__dict__`), if any. */
   state: unknown = undefined;
+  /** Items added by SETITEM(S) when the class is a dict subclass. */
+  dictItems: Map<unknown, unknown> | undefined = undefined;
+  /** Items added by APPEND(S) when the class is a list subclass. */
+  listItems: unknown[] | undefined = undefined;
   constructor(
     readonly className: string,
     readonly args: unknown[],
@@ -52,6 +56,7 @@ export function pickleAttributes(obj: object): Map<unknown, unknown> | undefined
 }
 
 const MARK = Symbol('pickle.mark');
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
   return new Unpickler(bytes, options).load();
@@ -322,11 +327,13 @@ class Unpickler {
   }
 
   private asList(target: unknown, op: string): unknown[] {
+    if (target instanceof PyObject) return (target.listItems ??= []);
     if (!Array.isArray(target) || Object.isFrozen(target)) throw this.error(`${op} on ${describe(target)}, not a list`);
     return target;
   }
 
   private asDict(target: unknown, op: string): Map<unknown, unknown> {
+    if (target instanceof PyObject) return (target.dictItems ??= new Map());
     if (!(target instanceof Map)) throw this.error(`${op} on ${describe(target)}, not a dict`);
     return target;
   }
@@ -392,7 +399,7 @@ class Unpickler {
   private utf8(n: number): string {
     const at = this.take(n);
     try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(this.bytes.subarray(at, at + n));
+      return UTF8.decode(this.bytes.subarray(at, at + n));
     } catch {
       throw this.error('invalid UTF-8 in a string');
     }

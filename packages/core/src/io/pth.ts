@@ -15,8 +15,8 @@
  */
 import * as fs from 'node:fs';
 import { PyGlobal, describe, unpickle } from './pickle';
-import { type DType, type RawData, type RawTensor, decodeLittleEndian, dtypeItemSize } from './raw-tensor';
-import { materializeStrided } from './strided-copy';
+import { type DType, type RawData, type RawTensor, decodeLittleEndian, dtypeItemSize, shapeSize } from './raw-tensor';
+import { isRowMajor, materializeStrided } from './strided-copy';
 import { ZipArchive } from './zip-archive';
 
 export interface ReadPthOptions {
@@ -51,6 +51,7 @@ const STORAGE_DTYPES: Record<string, DType> = {
 };
 
 class TorchStorage {
+  private bytes?: Uint8Array;
   private decoded?: RawData;
   constructor(
     readonly key: string,
@@ -58,15 +59,21 @@ class TorchStorage {
     readonly numel: number,
     private readonly loadBytes: () => Uint8Array,
   ) {}
-  data(): RawData {
-    if (!this.decoded) {
+  /** The storage's raw bytes (a view into the file for stored zip entries), checked for length. */
+  raw(): Uint8Array {
+    if (!this.bytes) {
       const bytes = this.loadBytes();
       const need = this.numel * dtypeItemSize(this.dtype);
       if (bytes.length < need) {
         throw new Error(`storage '${this.key}' has ${bytes.length} bytes but ${this.numel} ${this.dtype} elements need ${need}`);
       }
-      this.decoded = decodeLittleEndian(bytes, 0, this.numel, this.dtype);
+      this.bytes = bytes;
     }
+    return this.bytes;
+  }
+  /** The whole storage decoded (only needed for non-contiguous views). */
+  data(): RawData {
+    this.decoded ??= decodeLittleEndian(this.raw(), 0, this.numel, this.dtype);
     return this.decoded;
   }
 }
@@ -126,7 +133,7 @@ export function parsePth(bytes: Uint8Array, source = '<pth bytes>', options: Rea
 
   const object = unpickle(zip.read(pickles[0]), {
     source: `${source}:${pickles[0]}`,
-    findGlobal: torchGlobal,
+    findGlobal: findTorchGlobal,
     persistentLoad,
     unknownGlobals: options.unknownGlobals,
   });
@@ -175,9 +182,19 @@ function rebuildTensor(args: unknown[], fn: string): RawTensor {
   const [storage, storageOffset, size, stride] = args;
   if (!(storage instanceof TorchStorage)) throw new Error(`${fn}: first argument is ${describe(storage)}, not a storage`);
   const shape = intTuple(size, `${fn}: size`);
+  if (shape.some((d) => d < 0)) throw new Error(`${fn}: negative size ${describe(size)}`);
   const strides = intTuple(stride, `${fn}: stride`);
   if (typeof storageOffset !== 'number') throw new Error(`${fn}: storage_offset is ${describe(storageOffset)}`);
   const what = `tensor on storage '${storage.key}'`;
+  const count = shapeSize(shape);
+  if (strides.length === shape.length && isRowMajor(shape, strides) && Number.isSafeInteger(storageOffset) && storageOffset >= 0) {
+    // Contiguous (the usual case): one copy straight from the file bytes.
+    if (storageOffset + count > storage.numel) {
+      throw new Error(`${what}: elements ${storageOffset}..${storageOffset + count} exceed the storage of ${storage.numel}`);
+    }
+    const data = decodeLittleEndian(storage.raw(), storageOffset * dtypeItemSize(storage.dtype), count, storage.dtype);
+    return { dtype: storage.dtype, shape, data };
+  }
   const data = materializeStrided(storage.data(), storage.dtype, storageOffset, shape, strides, what);
   return { dtype: storage.dtype, shape, data };
 }
@@ -238,6 +255,7 @@ const TORCH_GLOBALS: Record<string, (args: unknown[]) => unknown> = {
   'builtins.set': (args) => new Set(args.length ? (args[0] as unknown[]) : []),
   'builtins.frozenset': (args) => new Set(args.length ? (args[0] as unknown[]) : []),
   '__builtin__.set': (args) => new Set(args.length ? (args[0] as unknown[]) : []),
+  '__builtin__.frozenset': (args) => new Set(args.length ? (args[0] as unknown[]) : []),
   // protocol-2 pickles of Python 3 bytes: _codecs.encode(latin1_text, 'latin1')
   '_codecs.encode': (args) => {
     const [text, encoding] = args;
@@ -246,7 +264,8 @@ const TORCH_GLOBALS: Record<string, (args: unknown[]) => unknown> = {
   },
 };
 
-function torchGlobal(module: string, name: string): PyGlobal | undefined {
+/** The globals a torch.save file may name (tensor rebuilders, storage types, plain containers). */
+export function findTorchGlobal(module: string, name: string): PyGlobal | undefined {
   if (module === 'torch' && Object.hasOwn(STORAGE_DTYPES, name)) return new PyGlobal(module, name, notCallable(`torch.${name}`));
   const qualified = `${module}.${name}`;
   return Object.hasOwn(TORCH_GLOBALS, qualified) ? new PyGlobal(module, name, TORCH_GLOBALS[qualified]) : undefined;
