@@ -7,3 +7,4 @@ export * from './instantiate';
 export * from './overrides';
 export * from './format';
 export * from './load';
+export * from './setup';
