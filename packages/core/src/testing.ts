@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { type RawTensor, isRawTensor, rawToTensor, readSafetensors } from './io/index';
+import { type RawTensor, isRawTensor, rawToTensor, readSafetensors, toFloat32Array } from './io/index';
 
 /** Tolerances of fixtures/parity/README.md section 2 (indices are compared with `expectExact`). */
 export const RTOL = { activation: 1e-5, loss: 1e-4, grad: 1e-4 } as const;
@@ -94,7 +94,11 @@ function sized(x: tf.Tensor | RawTensor | Values, label: string, role: string): 
     if (x.dtype === 'string' || x.dtype === 'complex64') throw new Error(`${label}: cannot compare a ${x.dtype} ${role} tensor`);
     return { values: x.dataSync() as ArrayLike<number>, shape: [...x.shape] };
   }
-  if (isRawTensor(x)) return { values: x.data as ArrayLike<number | bigint>, shape: [...x.shape] };
+  if (isRawTensor(x)) {
+    // float16 / bfloat16 hold bit patterns: decode them; int64 stays bigint for exact comparison.
+    const values = x.dtype === 'float16' || x.dtype === 'bfloat16' ? toFloat32Array(x) : (x.data as ArrayLike<number | bigint>);
+    return { values, shape: [...x.shape] };
+  }
   if (x === null || typeof x !== 'object' || typeof (x as ArrayLike<number>).length !== 'number') {
     throw new Error(`${label}: the ${role} is not a tensor, a RawTensor or an array`);
   }

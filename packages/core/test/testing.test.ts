@@ -72,6 +72,7 @@ describe('expectClose', () => {
     expect(() => expectClose(shifted, raw, RTOL.activation, 'iou+1e-3')).toThrow(/iou\+1e-3: 108 of 108 elements/);
     expect(() => expectClose([NaN, 1], [0, 1], 1e-5, 'nan')).toThrow(/nan: 1 of 2 .*actual NaN/);
     expectClose([3, 0], { dtype: 'int64', shape: [2], data: BigInt64Array.from([3n, 0n]) }, 0, 'sizes');
+    expectClose([1.5, -2], { dtype: 'float16', shape: [2], data: Uint16Array.from([0x3e00, 0xc000]) }, 0, 'half'); // decoded, not bits
     tf.dispose([t, shifted]);
   });
 });
