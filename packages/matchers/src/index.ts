@@ -1,6 +1,6 @@
 export { linearSumAssignment, linearSumAssignmentFlat } from './linear_sum_assignment';
 export { checkOptionKeys, numberOption } from './options';
-export { type DetectionTarget, validateTargets, countTargets } from './targets';
+export { type DetectionTarget, validateTargets, countTargets, splitTargets } from './targets';
 export { repeatTargets } from './one_to_many_targets';
 export { type ImageMatch, type FlatMatches, emptyMatch, flattenMatches } from './match_result';
 export { type PredictionData, type PredictionTensors, readPredictions } from './prediction_data';

@@ -45,3 +45,23 @@ export function countTargets(targets: readonly DetectionTarget[]): number {
   for (const t of targets) n += t.labels.length;
   return n;
 }
+
+/**
+ * Per-image targets from the concatenated form (fixtures/parity/README.md section 1: `tgt_sizes [B]`,
+ * `tgt_labels [T]`, `tgt_boxes [T*4]`; image b owns rows sum(sizes[:b]) .. +sizes[b]).
+ */
+export function splitTargets(sizes: ArrayLike<number>, labels: ArrayLike<number>, boxes: ArrayLike<number>): DetectionTarget[] {
+  let total = 0;
+  for (let b = 0; b < sizes.length; b++) total += sizes[b];
+  if (labels.length !== total || boxes.length !== 4 * total) {
+    throw new Error(`splitTargets: sizes add up to ${total} but there are ${labels.length} labels and ${boxes.length} box values`);
+  }
+  const out: DetectionTarget[] = [];
+  let at = 0;
+  for (let b = 0; b < sizes.length; b++) {
+    const n = sizes[b];
+    out.push({ labels: Int32Array.from({ length: n }, (_, j) => labels[at + j]), boxes: Float32Array.from({ length: 4 * n }, (_, i) => boxes[4 * at + i]) });
+    at += n;
+  }
+  return out;
+}
