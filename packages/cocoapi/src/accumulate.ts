@@ -48,7 +48,12 @@ export function accumulateCells(
   const K = layout.K;
   const A = nAreas;
   const M = maxDets.length;
-  const N = dt.ids.length;
+  const AT = A * T;
+  // module constants as locals: loaders that transpile to CommonJS turn imported bindings into getter calls
+  const matchedBit = MATCHED;
+  const ignoredBit = IGNORED;
+  const eps = SPACING_1;
+  const flags = ev.flags;
   const precision = new Float64Array(T * R * K * A * M).fill(-1);
   const scores = new Float64Array(T * R * K * A * M).fill(-1);
   const recall = new Float64Array(T * K * A * M).fill(-1);
@@ -73,27 +78,27 @@ export function accumulateCells(
         const npig = ev.npig[k * A + a];
         if (npig === 0) continue;
         for (let t = 0; t < T; t++) {
-          const base = (a * T + t) * N;
+          const at = a * T + t;
           let tp = 0;
           let fp = 0;
           for (let i = 0; i < nd; i++) {
-            const f = ev.flags[base + rows[i]];
-            if ((f & IGNORED) === 0) {
-              if (f & MATCHED) tp++;
+            const f = flags[rows[i] * AT + at];
+            if ((f & ignoredBit) === 0) {
+              if (f & matchedBit) tp++;
               else fp++;
             }
             rc[i] = tp / npig;
-            pr[i] = tp / (fp + tp + SPACING_1);
+            pr[i] = tp / (fp + tp + eps);
           }
           recall[((t * K + k) * A + a) * M + m] = nd > 0 ? rc[nd - 1] : 0;
           for (let i = nd - 1; i > 0; i--) if (pr[i] > pr[i - 1]) pr[i - 1] = pr[i];
           let r = 0;
           for (; r < R; r++) {
-            const at = searchLeft(rc, nd, recThrs[r]);
-            if (at >= nd) break; // pycocotools' IndexError ends the loop: the rest stay 0
+            const idx = searchLeft(rc, nd, recThrs[r]);
+            if (idx >= nd) break; // pycocotools' IndexError ends the loop: the rest stay 0
             const o = (((t * R + r) * K + k) * A + a) * M + m;
-            precision[o] = pr[at];
-            scores[o] = dt.score[rows[at]];
+            precision[o] = pr[idx];
+            scores[o] = dt.score[rows[idx]];
           }
           for (; r < R; r++) {
             const o = (((t * R + r) * K + k) * A + a) * M + m;

@@ -205,12 +205,22 @@ export class COCO {
     const annotations = new Array<CocoAnnotation>(dets.length);
     const unknownCats = new Set<number>();
     for (let i = 0; i < dets.length; i++) {
-      const det = owned ? dets[i] : { ...dets[i] };
+      const det = dets[i];
       const bb = det.bbox;
-      const ann = det as unknown as CocoAnnotation;
-      ann.area = bb[2] * bb[3];
-      ann.id = i + 1;
-      ann.iscrowd = 0;
+      let ann: CocoAnnotation;
+      if (owned) {
+        // parsed here: add the fields in place (pycocotools does the same to its loaded list)
+        ann = det as unknown as CocoAnnotation;
+        ann.area = bb[2] * bb[3];
+        ann.id = i + 1;
+        ann.iscrowd = 0;
+      } else {
+        // the caller's objects stay untouched; a fresh literal keeps V8 fast (adding fields to spread copies is ~30x slower)
+        ann = { image_id: det.image_id, category_id: det.category_id, bbox: bb, score: det.score, area: bb[2] * bb[3], id: i + 1, iscrowd: 0 };
+        if (Object.keys(det).length !== 4) {
+          for (const key of Object.keys(det)) if (!(key in ann)) ann[key] = det[key];
+        }
+      }
       annotations[i] = ann;
       if (!this.cats.has(det.category_id)) unknownCats.add(det.category_id);
     }

@@ -9,7 +9,8 @@ export const IGNORED = 2; // dtIgnore
 
 /**
  * Result of evaluate(): what accumulate() needs, in typed arrays instead of pycocotools' list of per-image dicts.
- * `flags[(a * T + t) * N + row]` holds MATCHED / IGNORED for detection row `row` (N rows in all);
+ * `flags[(row * A + a) * T + t]` holds MATCHED / IGNORED for detection row `row` (detection-major, so that the
+ * flags of one category, whose rows are contiguous, are one contiguous block for accumulate);
  * `npig[k * A + a]` counts the non-ignored ground truths of category group k in area range a.
  */
 export interface CellEvaluation {
@@ -43,7 +44,9 @@ export class CellScratch implements CellMatchScratch {
  * (pycocotools: `_ignore = ignore or area outside aRng`; `np.argsort(_ignore, kind='mergesort')`).
  * Fills scratch.gtOrder / gtIgnore / gtCrowd for positions 0..nGt-1; returns the number of regular ones.
  */
-export function sortGtForArea(gt: GtRows, gtStart: number, nGt: number, [lo, hi]: AreaRange, s: CellScratch): number {
+export function sortGtForArea(gt: GtRows, gtStart: number, nGt: number, range: AreaRange, s: CellScratch): number {
+  const lo = range[0];
+  const hi = range[1];
   let pos = 0;
   for (let g = 0; g < nGt; g++) {
     const r = gtStart + g;
@@ -84,6 +87,8 @@ export function evaluateCells(
   const flags = new Uint8Array(A * T * N);
   const npig = new Int32Array(layout.K * A);
   const s = new CellScratch();
+  const matchedBit = MATCHED;
+  const ignoredBit = IGNORED;
   for (let k = 0; k < layout.K; k++) {
     for (let i = 0; i < layout.I; i++) {
       const c = k * layout.I + i;
@@ -95,11 +100,11 @@ export function evaluateCells(
       s.fit(T, nDt, nGt);
       if (nDt > 0 && nGt > 0) geometry.iou(dtStart, nDt, gtStart, nGt, gt.crowd, s.ious);
       for (let a = 0; a < A; a++) {
-        const [lo, hi] = areaRng[a];
+        const lo = areaRng[a][0];
+        const hi = areaRng[a][1];
         npig[k * A + a] += sortGtForArea(gt, gtStart, nGt, areaRng[a], s);
         matchCell(iouThrs, nDt, nGt, s.ious, s.gtOrder, s.gtIgnore, s.gtCrowd, dt.ids, dtStart, s);
         for (let t = 0; t < T; t++) {
-          const base = (a * T + t) * N + dtStart;
           for (let d = 0; d < nDt; d++) {
             const m = s.dtMatch[t * nDt + d];
             const matched = m >= 0 && gt.ids[gtStart + s.gtOrder[m]] !== 0;
@@ -109,7 +114,7 @@ export function evaluateCells(
               const area = dt.area[dtStart + d];
               if (area < lo || area > hi) ignored = true;
             }
-            flags[base + d] = (matched ? MATCHED : 0) | (ignored ? IGNORED : 0);
+            flags[((dtStart + d) * A + a) * T + t] = (matched ? matchedBit : 0) | (ignored ? ignoredBit : 0);
           }
         }
       }
