@@ -1,0 +1,56 @@
+// matcher_focal (fixtures/parity/README.md section 5): detrex sigmoid focal loss and SetCriterion.
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { expectClose, fixtureRaw, fixtureTensor, RTOL } from '@detr/core/testing';
+import { HungarianMatcher } from '@detr/matchers';
+import { SetCriterion, sigmoidFocalLoss, sigmoidFocalLossElementwise, SigmoidFocalLoss, sumLosses } from '../src/index';
+import { fixtureTargets } from './fixture_targets';
+
+const F = 'matcher_focal';
+const WEIGHTS = { loss_class: 1, loss_bbox: 5, loss_giou: 2 };
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+function criterion(): SetCriterion {
+  return new SetCriterion({
+    num_classes: 5,
+    matcher: new HungarianMatcher({ cost_class: 2, cost_bbox: 5, cost_giou: 2 }),
+    weight_dict: WEIGHTS,
+    class_loss: new SigmoidFocalLoss({ alpha: 0.25, gamma: 2 }),
+  });
+}
+
+describe('sigmoid focal loss and SetCriterion against matcher_focal', () => {
+  it('focal loss elementwise and detrex normalisation mean(1).sum()/num_boxes', () => {
+    tf.tidy(() => {
+      const logits = fixtureTensor(F, 'pred_logits');
+      const onehot = fixtureTensor(F, 'target_onehot');
+      expectClose(sigmoidFocalLossElementwise(logits, onehot, 0.25, 2), fixtureRaw(F, 'focal_loss_elementwise'), RTOL.activation, 'focal_loss_elementwise');
+      expectClose(sigmoidFocalLoss(logits, onehot, 4, 0.25, 2), fixtureRaw(F, 'focal_loss'), RTOL.loss, 'focal_loss');
+    });
+  });
+
+  it('loss_class (focal * Q), loss_bbox, loss_giou and the weighted total', () => {
+    tf.tidy(() => {
+      const crit = criterion();
+      const outputs = { pred_logits: fixtureTensor(F, 'pred_logits'), pred_boxes: fixtureTensor(F, 'pred_boxes') };
+      const losses = crit.forward(outputs, fixtureTargets(F));
+      expect(Object.keys(losses).sort()).toEqual(['loss_bbox', 'loss_class', 'loss_giou']);
+      for (const key of ['loss_class', 'loss_bbox', 'loss_giou']) expectClose(losses[key], fixtureRaw(F, key), RTOL.loss, key);
+      expectClose(sumLosses(crit.weightLosses(losses)), fixtureRaw(F, 'loss_total_weighted'), RTOL.loss, 'loss_total_weighted');
+    });
+  });
+
+  it('gradients of the weighted total w.r.t. pred_logits and pred_boxes (tf.grad)', () => {
+    const crit = criterion();
+    const targets = fixtureTargets(F);
+    const logits = fixtureTensor(F, 'pred_logits');
+    const boxes = fixtureTensor(F, 'pred_boxes');
+    const [gLogits, gBoxes] = tf.grads((l: tf.Tensor, b: tf.Tensor) => sumLosses(crit.weightLosses(crit.forward({ pred_logits: l, pred_boxes: b }, targets))))([logits, boxes]);
+    expectClose(gLogits, fixtureRaw(F, 'grad_pred_logits'), RTOL.grad, 'grad_pred_logits');
+    expectClose(gBoxes, fixtureRaw(F, 'grad_pred_boxes'), RTOL.grad, 'grad_pred_boxes');
+    tf.dispose([logits, boxes, gLogits, gBoxes]);
+  });
+});
