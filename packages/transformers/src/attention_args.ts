@@ -21,7 +21,7 @@ export interface AttentionArgs {
   /** Deformable attention: [B, Nq, L, 2|4] normalised reference points / boxes. */
   reference_points?: tf.Tensor | null;
   /** Deformable attention: (H, W) of each level. */
-  spatial_shapes?: [number, number][];
+  spatial_shapes?: readonly (readonly [number, number])[];
   /** Deformable attention: first token of each level (derived from spatial_shapes when absent). */
   level_start_index?: number[];
 }

@@ -7,3 +7,5 @@ export * from './ms_deform_attn_core';
 export * from './ms_deform_attn';
 export * from './ffn';
 export * from './transformer_layer';
+export * from './dino/index';
+export * from './denoising/cdn_queries';

@@ -1,0 +1,156 @@
+/**
+ * DINO's decoder (detrex `projects/dino/modeling/dino_transformer.py::DINOTransformerDecoder`):
+ * per layer, query_pos = ref_point_head(get_sine_pos_embed(reference box)), then self-attention
+ * (DN attention mask) -> LN -> deformable cross-attention around the reference boxes -> LN -> FFN -> LN;
+ * box refinement new_ref = sigmoid(bbox_embed[i](out) + inverse_sigmoid(ref)), detached for the next
+ * layer; intermediate outputs through the shared final `norm` and, with look-forward-twice, the
+ * non-detached refined boxes.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { LayerNorm, Linear, MLP, ModuleList, inverseSigmoid } from '@detr/core';
+import { register } from '@detr/registry';
+import { FFN } from '../ffn';
+import { MultiScaleDeformableAttention } from '../ms_deform_attn';
+import type { SpatialShapes } from '../ms_deform_attn_core';
+import { MultiheadAttention } from '../multihead_attention';
+import { getSinePosEmbed } from '../position_embedding';
+import { stopGradient } from '../stop_gradient';
+import { BaseTransformerLayer, TransformerLayerSequence } from '../transformer_layer';
+
+export interface DINOTransformerDecoderOptions {
+  embed_dim?: number;
+  num_heads?: number;
+  feedforward_dim?: number;
+  attn_dropout?: number;
+  ffn_dropout?: number;
+  num_layers?: number;
+  return_intermediate?: boolean;
+  num_feature_levels?: number;
+  look_forward_twice?: boolean;
+  /** Accepted for config compatibility (detrex's checkpoint wrapper, a no-op there too). */
+  use_checkpoint?: boolean;
+}
+
+export interface DINODecoderArgs {
+  /** Encoder memory [B,S,C] (key and value of the cross-attention). */
+  memory: tf.Tensor;
+  /** [B,S] bool padding mask of the memory. */
+  key_padding_mask: tf.Tensor | null;
+  /** Initial reference boxes [B,Nq,4] (or points [B,Nq,2]), normalised. */
+  reference_points: tf.Tensor;
+  spatial_shapes: SpatialShapes;
+  level_start_index?: number[];
+  /** [B,L,2] (w, h). */
+  valid_ratios: tf.Tensor;
+  /** [self-attention mask [Nq,Nq] bool | null, cross-attention mask (null)]. */
+  attn_masks?: (tf.Tensor | null)[] | null;
+}
+
+export interface DINODecoderOutput {
+  /** Per layer: norm(output) [B,Nq,C] (only the last layer without return_intermediate). */
+  states: tf.Tensor[];
+  /** Per layer: the refined references (non-detached with look-forward-twice). */
+  references: tf.Tensor[];
+}
+
+@register('decoder', 'dino')
+export class DINOTransformerDecoder extends TransformerLayerSequence {
+  readonly embedDim: number;
+  readonly returnIntermediate: boolean;
+  readonly lookForwardTwice: boolean;
+  readonly ref_point_head: MLP;
+  readonly norm: LayerNorm;
+  /** Set by the detector (`setPredictionHeads`): num_layers + 1 heads, the last for the encoder. */
+  class_embed: ModuleList<Linear> | null = null;
+  bbox_embed: ModuleList<MLP> | null = null;
+
+  constructor(opts: DINOTransformerDecoderOptions = {}) {
+    const embedDim = opts.embed_dim ?? 256;
+    const numHeads = opts.num_heads ?? 8;
+    const attnDropout = opts.attn_dropout ?? 0.1;
+    super({
+      transformer_layers: () =>
+        new BaseTransformerLayer({
+          attn: [
+            new MultiheadAttention({ embed_dim: embedDim, num_heads: numHeads, attn_drop: attnDropout, batch_first: true }),
+            new MultiScaleDeformableAttention({ embed_dim: embedDim, num_heads: numHeads, dropout: attnDropout, batch_first: true, num_levels: opts.num_feature_levels ?? 4 }),
+          ],
+          ffn: () => new FFN({ embed_dim: embedDim, feedforward_dim: opts.feedforward_dim ?? 1024, output_dim: embedDim, ffn_drop: opts.ffn_dropout ?? 0.1 }),
+          norm: () => new LayerNorm(embedDim),
+          operation_order: ['self_attn', 'norm', 'cross_attn', 'norm', 'ffn', 'norm'],
+        }),
+      num_layers: opts.num_layers ?? 6,
+    });
+    this.embedDim = embedDim;
+    this.returnIntermediate = opts.return_intermediate ?? true;
+    this.lookForwardTwice = opts.look_forward_twice ?? true;
+    this.ref_point_head = this.registerModule('ref_point_head', new MLP(2 * embedDim, embedDim, embedDim, 2));
+    this.norm = this.registerModule('norm', new LayerNorm(embedDim));
+  }
+
+  /**
+   * Attach the detector's heads (detrex: `transformer.decoder.class_embed = self.class_embed`): the same
+   * module objects are then reachable under both names, as in detrex's state dict.
+   */
+  setPredictionHeads(classEmbed: ModuleList<Linear>, bboxEmbed: ModuleList<MLP>): void {
+    if (classEmbed.length !== this.numLayers + 1 || bboxEmbed.length !== this.numLayers + 1) {
+      throw new Error(`DINOTransformerDecoder: expected ${this.numLayers + 1} class / box heads (decoder layers + encoder), got ${classEmbed.length} / ${bboxEmbed.length}`);
+    }
+    this.class_embed = this.registerModule('class_embed', classEmbed);
+    this.bbox_embed = this.registerModule('bbox_embed', bboxEmbed);
+  }
+
+  /** query [B,Nq,C] (content queries) -> per-layer states and references. */
+  forward(query: tf.Tensor, args: DINODecoderArgs): DINODecoderOutput {
+    const last = args.reference_points.shape[args.reference_points.rank - 1];
+    if (last !== 4 && last !== 2) throw new Error(`DINOTransformerDecoder: reference_points must end in 2 or 4, got [${args.reference_points.shape}]`);
+    return tf.tidy(() => {
+      const states: tf.Tensor[] = [];
+      const references: tf.Tensor[] = [];
+      let output = query;
+      let reference = args.reference_points;
+      const [b, nq] = reference.shape as [number, number];
+      const ratios = last === 4 ? tf.concat([args.valid_ratios, args.valid_ratios], -1) : args.valid_ratios; // [B,L,last]
+      this.layers.toArray().forEach((layer, i) => {
+        // Each layer's temporaries are freed by its own tidy; its outputs live until the outer one ends.
+        [output, reference] = tf.tidy(() => {
+          const refInput = reference.expandDims(2).mul(ratios.expandDims(1)); // [B,Nq,L,last]
+          const refLevel0 = refInput.slice([0, 0, 0, 0], [b, nq, 1, last]).reshape([b, nq, last]);
+          const queryPos = this.ref_point_head.forward(getSinePosEmbed(refLevel0)); // sine [B,Nq,last*128] -> [B,Nq,C]
+          const out = layer.forward(output, {
+            key: args.memory,
+            value: args.memory,
+            query_pos: queryPos,
+            attn_masks: args.attn_masks ?? null,
+            key_padding_mask: args.key_padding_mask,
+            reference_points: refInput,
+            spatial_shapes: args.spatial_shapes,
+            level_start_index: args.level_start_index,
+          });
+          let refined: tf.Tensor | null = null;
+          let nextRef = reference;
+          if (this.bbox_embed) {
+            const tmp = this.bbox_embed.at(i).forward(out); // [B,Nq,4]
+            if (last === 4) {
+              refined = tf.sigmoid(tmp.add(inverseSigmoid(reference)));
+            } else {
+              const xy = tmp.slice([0, 0, 0], [b, nq, 2]).add(inverseSigmoid(reference));
+              refined = tf.sigmoid(tf.concat([xy, tmp.slice([0, 0, 2], [b, nq, tmp.shape[2]! - 2])], -1));
+            }
+            nextRef = stopGradient(refined);
+          }
+          if (this.returnIntermediate) {
+            states.push(this.norm.forward(out));
+            references.push(this.lookForwardTwice && refined ? refined : nextRef);
+          } else if (i === this.numLayers - 1) {
+            states.push(out);
+            references.push(nextRef);
+          }
+          [...states, ...references].forEach((t) => tf.keep(t));
+          return [out, nextRef];
+        });
+      });
+      return { states, references };
+    });
+  }
+}

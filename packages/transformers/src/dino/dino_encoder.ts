@@ -1,0 +1,83 @@
+/**
+ * DINO's deformable encoder (detrex `projects/dino/modeling/dino_transformer.py::DINOTransformerEncoder`):
+ * num_layers x [MSDeformAttn self-attention -> LayerNorm -> FFN -> LayerNorm] over the flattened
+ * multi-scale tokens, with an optional final LayerNorm (`post_norm_layer`).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { LayerNorm } from '@detr/core';
+import { register } from '@detr/registry';
+import { FFN } from '../ffn';
+import { MultiScaleDeformableAttention } from '../ms_deform_attn';
+import type { SpatialShapes } from '../ms_deform_attn_core';
+import { BaseTransformerLayer, TransformerLayerSequence } from '../transformer_layer';
+
+export interface DINOTransformerEncoderOptions {
+  embed_dim?: number;
+  num_heads?: number;
+  feedforward_dim?: number;
+  attn_dropout?: number;
+  ffn_dropout?: number;
+  num_layers?: number;
+  post_norm?: boolean;
+  num_feature_levels?: number;
+  /** Accepted for config compatibility (detrex's checkpoint wrapper, a no-op there too). */
+  use_checkpoint?: boolean;
+}
+
+export interface DINOEncoderArgs {
+  query_pos: tf.Tensor;
+  /** [B,S] bool padding mask of the tokens (value zeroed in the deformable attention). */
+  query_key_padding_mask: tf.Tensor;
+  /** [B,S,L,2] encoder reference points. */
+  reference_points: tf.Tensor;
+  spatial_shapes: SpatialShapes;
+  level_start_index?: number[];
+}
+
+@register('encoder', 'dino')
+export class DINOTransformerEncoder extends TransformerLayerSequence {
+  readonly embedDim: number;
+  readonly preNorm: boolean;
+  readonly post_norm_layer: LayerNorm | null;
+
+  constructor(opts: DINOTransformerEncoderOptions = {}) {
+    const embedDim = opts.embed_dim ?? 256;
+    super({
+      transformer_layers: () =>
+        new BaseTransformerLayer({
+          attn: () =>
+            new MultiScaleDeformableAttention({
+              embed_dim: embedDim,
+              num_heads: opts.num_heads ?? 8,
+              dropout: opts.attn_dropout ?? 0.1,
+              batch_first: true,
+              num_levels: opts.num_feature_levels ?? 4,
+            }),
+          ffn: () => new FFN({ embed_dim: embedDim, feedforward_dim: opts.feedforward_dim ?? 1024, output_dim: embedDim, num_fcs: 2, ffn_drop: opts.ffn_dropout ?? 0.1 }),
+          norm: () => new LayerNorm(embedDim),
+          operation_order: ['self_attn', 'norm', 'ffn', 'norm'],
+        }),
+      num_layers: opts.num_layers ?? 6,
+    });
+    this.embedDim = this.layers.at(0).embedDim;
+    this.preNorm = this.layers.at(0).preNorm;
+    this.post_norm_layer = this.registerModule('post_norm_layer', opts.post_norm ? new LayerNorm(this.embedDim) : null);
+  }
+
+  /** query [B,S,C] (flattened multi-scale features) -> memory [B,S,C]. */
+  forward(query: tf.Tensor, args: DINOEncoderArgs): tf.Tensor {
+    return tf.tidy(() => {
+      let out = query;
+      for (const layer of this.layers) {
+        out = layer.forward(out, {
+          query_pos: args.query_pos,
+          query_key_padding_mask: args.query_key_padding_mask,
+          reference_points: args.reference_points,
+          spatial_shapes: args.spatial_shapes,
+          level_start_index: args.level_start_index,
+        });
+      }
+      return this.post_norm_layer ? this.post_norm_layer.forward(out) : out;
+    });
+  }
+}

@@ -1,0 +1,5 @@
+export * from './reference_points';
+export * from './encoder_proposals';
+export * from './dino_encoder';
+export * from './dino_decoder';
+export * from './dino_transformer';
