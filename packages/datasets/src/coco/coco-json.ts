@@ -48,16 +48,105 @@ function lineColumn(text: string, position: number): { line: number; column: num
   return { line, column: position - lineStart + 1 };
 }
 
+/**
+ * Offset of the first syntax error in `text` (a minimal JSON scanner), or undefined if it finds none.
+ * V8's messages carry the position only for some errors ("Unexpected token ',', ..." has none).
+ */
+export function jsonErrorOffset(text: string): number | undefined {
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i])) i++;
+  };
+  class At extends Error {
+    constructor(readonly offset: number) {
+      super('json syntax');
+    }
+  }
+  const fail = (): never => {
+    throw new At(i);
+  };
+  const literal = (word: string) => {
+    if (text.startsWith(word, i)) i += word.length;
+    else fail();
+  };
+  const string = () => {
+    i++; // opening quote
+    while (i < text.length && text[i] !== '"') {
+      if (text.charCodeAt(i) < 0x20) fail();
+      if (text[i] === '\\') {
+        const escape = i++;
+        if (text[i] === 'u') {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) throw new At(escape);
+          i += 4;
+        } else if (!'"\\/bfnrt'.includes(text[i] ?? '')) throw new At(escape);
+      }
+      i++;
+    }
+    if (i >= text.length) fail();
+    i++;
+  };
+  const number = () => {
+    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
+    if (!m) fail();
+    i += m![0].length;
+  };
+  const value = (): void => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      ws();
+      if (text[i] === '}') return void i++;
+      for (;;) {
+        ws();
+        if (text[i] !== '"') fail();
+        string();
+        ws();
+        if (text[i] !== ':') fail();
+        i++;
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === '}') return void i++;
+        else fail();
+      }
+    } else if (c === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') return void i++;
+      for (;;) {
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === ']') return void i++;
+        else fail();
+      }
+    } else if (c === '"') string();
+    else if (c === 't') literal('true');
+    else if (c === 'f') literal('false');
+    else if (c === 'n') literal('null');
+    else if (c === '-' || (c >= '0' && c <= '9')) number();
+    else fail();
+  };
+  try {
+    value();
+    ws();
+    return i < text.length ? i : undefined;
+  } catch (err) {
+    if (err instanceof At) return err.offset;
+    throw err;
+  }
+}
+
 /** JSON.parse with an error naming the file and the line / column of the problem. */
 export function parseJsonText(text: string, filePath: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
     const msg = (err as Error).message;
-    const m = /at position (\d+)/.exec(msg);
-    const position = m ? Number(m[1]) : /end of JSON input/.test(msg) ? text.length : undefined;
-    const where = position === undefined ? '' : (({ line, column }) => ` (line ${line}, column ${column})`)(lineColumn(text, position));
-    throw new Error(`Malformed JSON in ${what} '${filePath}': ${msg}${where}`, { cause: err });
+    const position = jsonErrorOffset(text);
+    const where = position === undefined ? '' : (({ line, column }) => ` at line ${line}, column ${column}`)(lineColumn(text, position));
+    throw new Error(`Malformed JSON in ${what} '${filePath}'${where}: ${msg}`, { cause: err });
   }
 }
 
