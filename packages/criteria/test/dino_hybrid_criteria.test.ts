@@ -3,7 +3,7 @@
 // targets with num_boxes = k * GT; class-agnostic encoder targets).
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { HungarianMatcher, splitTargets, type DetectionTarget } from '@detr/matchers';
+import { HungarianMatcher, splitTargets, type DetectionTarget, type ImageMatch } from '@detr/matchers';
 import { DINOCriterion, expandWeightDict, HybridCriterion, SigmoidFocalLoss } from '../src/index';
 
 beforeAll(async () => {
@@ -136,7 +136,8 @@ describe('HybridCriterion (H-DETR one-to-many branch)', () => {
       encLogits[(b * 4 + j) * C] = 4;
       encPairs.push([b, j, 0, gtBox(b, j)]);
     }));
-    const result = tf.tidy(() => {
+    let result!: { values: Record<string, number>; indices: Record<string, ImageMatch[]> };
+    tf.tidy(() => {
       const small = () => ({ pred_logits: tf.tensor3d(values(B * 3 * C, 17, -3, 3), [B, 3, C]), pred_boxes: tf.tensor3d(values(B * 3 * 4, 19, 0.2, 0.6), [B, 3, 4]) });
       const { losses, indices } = crit.computeLosses(
         {
@@ -149,7 +150,7 @@ describe('HybridCriterion (H-DETR one-to-many branch)', () => {
         },
         TARGETS,
       );
-      return { values: Object.fromEntries(Object.entries(losses).map(([k, v]) => [k, v.dataSync()[0]])), indices };
+      result = { values: Object.fromEntries(Object.entries(losses).map(([k, v]) => [k, v.dataSync()[0]])), indices };
     });
     return { ...result, crit, ref: referenceLosses(m.logits, m.boxes, Q2, m.pairs, K * 3), encRef: referenceLosses(encLogits, encBoxes, 4, encPairs, 3) };
   }
