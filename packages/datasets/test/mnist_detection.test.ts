@@ -102,10 +102,13 @@ describe('ensureMnistDetection', () => {
   it('generates once, reuses the cache, survives concurrent first use, and loads as a COCO dataset', async () => {
     const cache = path.join(tmpRoot, 'cache');
     const opts = { cache_dir: cache, num_train: 8, num_val: 4, seed: 0, log: quiet };
+    const stale = path.join(cache, 'train8-val4-seed0-000000000000'); // as left by an older generator
+    fs.mkdirSync(path.join(stale, 'train'), { recursive: true });
     const [p1, p2] = await Promise.all([ensureMnistDetection(opts), ensureMnistDetection(opts)]);
     expect(p1.root).toBe(p2.root);
     expect([p1.generated, p2.generated].filter(Boolean).length).toBeGreaterThanOrEqual(1);
     expect(fs.readdirSync(cache).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
+    expect(fs.existsSync(stale)).toBe(false);
     const again = await ensureMnistDetection(opts);
     expect(again.generated).toBe(false);
     expect(again.train.ann_file).toBe(p1.train.ann_file);

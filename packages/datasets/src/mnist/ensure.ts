@@ -3,8 +3,10 @@
  * generated on first use into a cache folder and reused afterwards, so training needs no download.
  *
  * Layout: `<cache_dir>/<key>/{meta.json, annotations/{train,val}.json, train/*.png, val/*.png}` where
- * `key` encodes the counts, the seed and a hash of the generator version and its parameters: a changed
- * generator or option lands in a new folder and never reuses stale files. Safe when several processes
+ * `key` encodes the counts, the seed and a hash of the generator's version number, parameters and
+ * source files (scene.ts, mnist-digits.ts, ensure.ts, image/resize.ts): a changed generator or option
+ * lands in a new folder and never reuses stale files; after generating, folders of older generators
+ * with the same counts and seed are removed. Safe when several processes
  * start at once: each generates into its own temporary folder and renames it into place; the first
  * rename wins and the others discard their copy.
  */
@@ -97,10 +99,33 @@ export async function generateMnistSplit(split: 'train' | 'val', count: number, 
   return JSON.stringify(json);
 }
 
-function cacheKey(numTrain: number, numVal: number, seed: number): { key: string; hash: string; params: object } {
-  const params = { version: MNIST_DETECTION_VERSION, scene: SCENE_PARAMS, trainFraction: MNIST_TRAIN_FRACTION, numTrain, numVal, seed };
+/** Source files whose code decides the generated data: any edit to them gives a new cache folder. */
+const GENERATOR_SOURCES = ['./scene.ts', './mnist-digits.ts', './ensure.ts', '../image/resize.ts'];
+
+function generatorSourceHash(): string {
+  const h = createHash('sha256');
+  for (const rel of GENERATOR_SOURCES) {
+    const file = fileURLToPath(new URL(rel, import.meta.url));
+    // line endings normalised so a CRLF checkout gets the same key
+    h.update(fs.readFileSync(file, 'utf8').replace(/\r\n/g, '\n'));
+  }
+  return h.digest('hex');
+}
+
+function cacheKey(numTrain: number, numVal: number, seed: number): { prefix: string; key: string; hash: string; params: object } {
+  const params = { version: MNIST_DETECTION_VERSION, scene: SCENE_PARAMS, trainFraction: MNIST_TRAIN_FRACTION, numTrain, numVal, seed, sources: generatorSourceHash() };
   const hash = createHash('sha256').update(JSON.stringify(params)).digest('hex').slice(0, 12);
-  return { key: `train${numTrain}-val${numVal}-seed${seed}-${hash}`, hash, params };
+  const prefix = `train${numTrain}-val${numVal}-seed${seed}-`;
+  return { prefix, key: `${prefix}${hash}`, hash, params };
+}
+
+/** Remove folders of older generator versions with the same counts and seed (never the current one, never temporaries). */
+function removeStale(cacheDir: string, prefix: string, key: string, log: (m: string) => void): void {
+  for (const name of fs.readdirSync(cacheDir)) {
+    if (name === key || !name.startsWith(prefix)) continue;
+    fs.rmSync(path.join(cacheDir, name), { recursive: true, force: true });
+    log(`Removed the MNIST detection dataset of an older generator: ${path.join(cacheDir, name)}`);
+  }
 }
 
 function pathsOf(root: string): Omit<MnistDetectionPaths, 'generated'> {
@@ -136,7 +161,7 @@ export async function ensureMnistDetection(opts: MnistDetectionOptions = {}): Pr
   }
   if (!Number.isInteger(seed)) throw new Error(`ensureMnistDetection: seed must be an integer, got ${seed}`);
   const cacheDir = path.resolve(opts.cache_dir ?? defaultMnistCacheDir());
-  const { key, hash, params } = cacheKey(numTrain, numVal, seed);
+  const { prefix, key, hash, params } = cacheKey(numTrain, numVal, seed);
   const root = path.join(cacheDir, key);
   if (isComplete(root, hash)) return { ...pathsOf(root), generated: false };
 
@@ -164,6 +189,7 @@ export async function ensureMnistDetection(opts: MnistDetectionOptions = {}): Pr
       throw err;
     }
     log(`MNIST detection dataset ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${root}`);
+    removeStale(cacheDir, prefix, key, log);
     return { ...pathsOf(root), generated: true };
   } catch (err) {
     fs.rmSync(tmp, { recursive: true, force: true });
