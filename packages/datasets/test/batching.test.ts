@@ -63,6 +63,14 @@ describe('collate', () => {
     disposeBatch(batch);
   });
 
+  it('crowd boxes are left out of the targets', () => {
+    const s = { ...syntheticSample(3, 6, 6), boxes: Float32Array.from([0, 0, 3, 3, 1, 1, 6, 6, 3, 0, 6, 3]), labels: Int32Array.from([4, 2, 1]), iscrowd: Uint8Array.from([0, 1, 0]) };
+    const batch = collate([s]);
+    expect(Array.from(batch.targets[0].labels)).toEqual([4, 1]);
+    expect(Array.from(batch.targets[0].boxes)).toEqual([0.25, 0.25, 0.5, 0.5, 0.75, 0.25, 0.5, 0.5]);
+    disposeBatch(batch);
+  });
+
   it('size_divisibility rounds the padded size up', () => {
     const batch = collate(samples, { size_divisibility: 32 });
     expect(batch.images.shape).toEqual([3, 32, 32, 3]);

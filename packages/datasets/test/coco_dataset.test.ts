@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
+import { resolvePart } from '@detr/registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CocoDetectionDataset, DataLoader, decodeImage, decodeImageSync, ImageDecodeError, jsonErrorOffset, type CocoDetectionDatasetOptions } from '../src/index';
 
@@ -84,6 +85,10 @@ function open(json: unknown, opts: Partial<CocoDetectionDatasetOptions> = {}) {
 }
 
 describe('CocoDetectionDataset: parsing', () => {
+  it("is registered as 'dataset/coco'", () => {
+    expect(resolvePart('dataset/coco')).toBe(CocoDetectionDataset);
+  });
+
   it('maps category ids to contiguous labels in ascending id order, and back', () => {
     const { ds } = open(baseJson());
     expect(ds.categoryIds).toEqual([1, 3, 18]);

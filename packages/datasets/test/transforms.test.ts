@@ -1,4 +1,5 @@
 import { Rng } from '@detr/core';
+import { instantiate, L, resolvePart } from '@detr/registry';
 import { describe, expect, it } from 'vitest';
 import {
   applyTransforms,
@@ -223,6 +224,16 @@ describe('composition and recipes', () => {
     expect(crop.cropSize).toEqual([77, 120]);
     const test = detrTestTransforms()[0] as ResizeShortestEdge;
     expect([test.shortEdgeLength, test.maxSize]).toEqual([[800, 800], 1333]);
+  });
+
+  it('transforms are registered and build from lazy configs with detectron2 argument names', () => {
+    expect(resolvePart('transform/random_flip')).toBe(RandomFlip);
+    expect(resolvePart('transform/resize_shortest_edge')).toBe(ResizeShortestEdge);
+    expect(resolvePart('transform/random_crop')).toBe(RandomCrop);
+    const built = instantiate<Transform[]>(L('transform/detr_train')({ scale: 0.2 }));
+    expect(built[0]).toBeInstanceOf(RandomFlip);
+    const crop = instantiate<RandomCrop>(L('transform/random_crop')({ crop_type: 'absolute_range', crop_size: [10, 20] }));
+    expect(crop.cropSize).toEqual([10, 20]);
   });
 
   it('applyTransforms drops boxes that end up without area', () => {

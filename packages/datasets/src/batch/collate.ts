@@ -3,7 +3,8 @@
  * and `forward`): each image normalised with detectron2's RGB pixel mean/std, zero-padded at the bottom /
  * right to the batch maximum (`ImageList.from_tensors`, optionally rounded up to `size_divisibility`), a
  * padding mask with true = padding (`img_masks[img_id, :img_h, :img_w] = 0`), and targets as boxes
- * normalised by each image's own unpadded size, converted to cxcywh (`prepare_targets`).
+ * normalised by each image's own unpadded size, converted to cxcywh (`prepare_targets`); crowd boxes
+ * (present only when a dataset keeps them for evaluation) are left out of the targets.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DetectionSample } from '../sample';
@@ -51,6 +52,14 @@ export function normalizedCxcywh(boxes: Float32Array, h: number, w: number): Flo
   return out;
 }
 
+/** Training target of a sample: crowd regions (kept only in evaluation datasets) are never targets. */
+function nonCrowdTarget(s: DetectionSample): BatchTarget {
+  const boxes = normalizedCxcywh(s.boxes, s.image.height, s.image.width);
+  if (!s.iscrowd || s.iscrowd.every((c) => c === 0)) return { labels: s.labels.slice(), boxes };
+  const keep = Array.from(s.iscrowd, (c) => c === 0);
+  return { labels: s.labels.filter((_, i) => keep[i]), boxes: boxes.filter((_, k) => keep[k >> 2]) };
+}
+
 export function collate(samples: DetectionSample[], opts: CollateOptions = {}): Batch {
   if (samples.length === 0) throw new Error('collate: no samples');
   const mean = opts.pixel_mean ?? PIXEL_MEAN;
@@ -92,7 +101,7 @@ export function collate(samples: DetectionSample[], opts: CollateOptions = {}): 
   return {
     images: tf.tensor4d(pixels, [B, hMax, wMax, 3], 'float32'),
     masks: tf.tensor3d(mask, [B, hMax, wMax], 'bool'),
-    targets: samples.map((s) => ({ labels: s.labels.slice(), boxes: normalizedCxcywh(s.boxes, s.image.height, s.image.width) })),
+    targets: samples.map(nonCrowdTarget),
     imageIds: samples.map((s) => s.imageId),
     imageSizes: samples.map((s) => [s.image.height, s.image.width] as [number, number]),
     origSizes: samples.map((s) => [s.origSize[0], s.origSize[1]] as [number, number]),
