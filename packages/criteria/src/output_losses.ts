@@ -3,7 +3,9 @@
  * detrex `SetCriterion.loss_labels` + `loss_boxes` with focal loss and no rank weights):
  * quality t from the detached matched score and IoU, ranks inside GT groups, the rank weight
  * w = w_prime[rank] (when a w_prime row is given), then the class loss and w-weighted L1 / GIoU.
- * Gathers use constant flat indices (tf.gather: tfjs has no gradient for gatherND).
+ * The box losses run over all B*Q rows with per-row constant targets and weights (0 on unmatched rows)
+ * instead of gathering the matched rows: the gradient of tf.gather needs UnsortedSegmentSum, which the
+ * wasm backend lacks. Gather is used only if a matcher returned a query twice in one output.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DetectionTarget, ImageMatch, PredictionData, PredictionTensors } from '@detr/matchers';
@@ -11,6 +13,9 @@ import { giouBoxLoss, l1BoxLoss } from './losses/box_losses';
 import type { ClassificationLoss } from './losses/classification_loss';
 import { gatherMatchedPairs, matchedScoreAndIou } from './matched_pairs';
 import { localRank } from './prime_sample_weighting';
+
+/** Target of unmatched rows (weight 0): any box with a positive area keeps GIoU finite. */
+const DUMMY_BOX = [0.5, 0.5, 1, 1];
 
 export interface OutputLosses {
   loss_class: tf.Scalar;
@@ -61,10 +66,29 @@ export function computeOutputLosses(args: OutputLossArgs, details?: OutputLossDe
       const zero = tf.mul(tf.sum(output.pred_boxes), 0) as tf.Scalar;
       return { loss_class, loss_bbox: zero, loss_giou: tf.clone(zero) };
     }
-    const flatBoxes = tf.reshape(output.pred_boxes, [-1, 4]); // [B*Q, 4]
-    const src = tf.gather(flatBoxes, tf.tensor1d(pairs.rows, 'int32')) as tf.Tensor2D; // [M, 4]
-    const tgt = tf.tensor2d(pairs.targetBoxes, [pairs.count, 4]);
-    const w = weight ? tf.tensor1d(weight) : null;
-    return { loss_class, loss_bbox: l1BoxLoss(src, tgt, w, numBoxes), loss_giou: giouBoxLoss(src, tgt, w, numBoxes) };
+    const flatBoxes = tf.reshape(output.pred_boxes, [-1, 4]) as tf.Tensor2D; // [B*Q, 4]
+    const numRows = flatBoxes.shape[0];
+    const rowTargets = new Float32Array(numRows * 4);
+    for (let r = 0; r < numRows; r++) rowTargets.set(DUMMY_BOX, 4 * r);
+    const rowWeights = new Float32Array(numRows);
+    const seen = new Uint8Array(numRows);
+    let duplicate = false;
+    for (let i = 0; i < pairs.count; i++) {
+      const r = pairs.rows[i];
+      if (seen[r]) duplicate = true;
+      seen[r] = 1;
+      rowTargets.set(pairs.targetBoxes.subarray(4 * i, 4 * i + 4), 4 * r);
+      rowWeights[r] = weight ? weight[i] : 1;
+    }
+    if (duplicate) {
+      // A query matched twice in one output (no matcher here does that): one row per pair.
+      const src = tf.gather(flatBoxes, tf.tensor1d(pairs.rows, 'int32')) as tf.Tensor2D; // [M, 4]
+      const tgt = tf.tensor2d(pairs.targetBoxes, [pairs.count, 4]);
+      const w = weight ? tf.tensor1d(weight) : null;
+      return { loss_class, loss_bbox: l1BoxLoss(src, tgt, w, numBoxes), loss_giou: giouBoxLoss(src, tgt, w, numBoxes) };
+    }
+    const tgt = tf.tensor2d(rowTargets, [numRows, 4]);
+    const w = tf.tensor1d(rowWeights);
+    return { loss_class, loss_bbox: l1BoxLoss(flatBoxes, tgt, w, numBoxes), loss_giou: giouBoxLoss(flatBoxes, tgt, w, numBoxes) };
   });
 }
