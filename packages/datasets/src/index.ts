@@ -16,3 +16,4 @@ export * from './batch/data-loader';
 export * from './mnist/mnist-digits';
 export * from './mnist/scene';
 export * from './mnist/ensure';
+export * from './mnist/dataset';

@@ -147,6 +147,13 @@ function isComplete(root: string, hash: string): boolean {
   }
 }
 
+/** The paths of an already generated dataset with these options, or null (synchronous; no generation). */
+export function locateMnistDetection(opts: MnistDetectionOptions = {}): MnistDetectionPaths | null {
+  const { key, hash } = cacheKey(opts.num_train ?? 4000, opts.num_val ?? 500, opts.seed ?? 0);
+  const root = path.join(path.resolve(opts.cache_dir ?? defaultMnistCacheDir()), key);
+  return isComplete(root, hash) ? { ...pathsOf(root), generated: false } : null;
+}
+
 /**
  * Make sure the embedded dataset exists (generate it on first use) and return its paths.
  * Defaults: 4,000 train and 500 val images, seed 0.

@@ -1,7 +1,7 @@
 /**
  * Speed of the @detr/datasets pipeline on the embedded MNIST detection dataset (images 96..160 px).
  *
- *   npx tsx packages/datasets/bench/data_pipeline.ts [--samples 300] [--batch 8] [--generate]
+ *   npx tsx bench/data_pipeline.ts [--samples 300] [--batch 8] [--generate]
  *
  * Reports medians (ms) over --samples images, measured in one process so load from other work hits
  * every row alike:
@@ -20,7 +20,7 @@ import { Rng } from '@detr/core';
 import {
   applyTransforms, CocoDetectionDataset, collate, DataLoader, decodeImage, decodeImageSync, detrTestTransforms, detrTrainTransforms,
   disposeBatch, ensureMnistDetection,
-} from '../src/index';
+} from '@detr/datasets';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
