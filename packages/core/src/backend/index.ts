@@ -1,1 +1,12 @@
-export {};
+export * from './select_backend';
+export * from './wasm_node';
+export * from './memory_guard';
+export * from './fast_kernels';
+export * from './gradient_override';
+export * from './kernel_audit';
+export * from './conv2d_grad';
+export * from './depthwise_conv2d_grad';
+export * from './matmul_grad';
+export * from './comparison_grads';
+export * from './indexing_grads';
+export * from './unsorted_segment_sum_wasm';

@@ -1,0 +1,72 @@
+/**
+ * `installFastKernels()`: every gradient override and extra kernel that makes training on the wasm
+ * backend complete and fast (PERF-NOTES "Gaps in tfjs-backend-wasm 4.22 for training"). Idempotent;
+ * the backend setup (selectBackend / withBackend) calls it. The overrides are backend-aware (see
+ * gradient_override.ts): on tfjs-node the upstream gradients stay in use where a fast one exists.
+ * `fastKernelList()` lists each with its reason (for docs/performance.md).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { comparisonGradOverrides } from './comparison_grads';
+import { conv2dBackpropInputGradOverride, conv2dGradOverride } from './conv2d_grad';
+import { depthwiseConv2dGradOverride } from './depthwise_conv2d_grad';
+import { type GradientOverride, installGradientOverride } from './gradient_override';
+import { gatherNdGradOverride, topKGradOverride } from './indexing_grads';
+import { batchMatMulGradOverride } from './matmul_grad';
+import { unsortedSegmentSumWasmKernel } from './unsorted_segment_sum_wasm';
+
+export interface FastKernelEntry {
+  /** Kernel name (tfjs kernel_names). */
+  name: string;
+  type: 'gradient' | 'kernel';
+  /** Backends where it is used ('all' for every backend). */
+  backends: readonly string[] | 'all';
+  why: string;
+}
+
+interface KernelEntry {
+  config: tf.KernelConfig;
+  why: string;
+}
+
+function gradientOverrides(): GradientOverride[] {
+  return [
+    conv2dGradOverride,
+    conv2dBackpropInputGradOverride,
+    depthwiseConv2dGradOverride,
+    batchMatMulGradOverride,
+    gatherNdGradOverride,
+    topKGradOverride,
+    ...comparisonGradOverrides(),
+  ];
+}
+
+const KERNELS: KernelEntry[] = [
+  {
+    config: unsortedSegmentSumWasmKernel,
+    why: "missing on wasm; it is gather's gradient. A plain-JS loop over the wasm heap (exact, O(x.size), no copy to cpu)",
+  },
+];
+
+let installed = false;
+
+/** Installs every override and kernel (once per process; later calls do nothing). */
+export function installFastKernels(): void {
+  if (installed) return;
+  for (const o of gradientOverrides()) installGradientOverride(o);
+  for (const { config } of KERNELS) {
+    if (tf.getKernel(config.kernelName, config.backendName) == null) tf.registerKernel(config);
+  }
+  installed = true;
+}
+
+export function fastKernelsInstalled(): boolean {
+  return installed;
+}
+
+/** Every override/kernel installFastKernels provides, with why. */
+export function fastKernelList(): FastKernelEntry[] {
+  return [
+    ...gradientOverrides().map((o) => ({ name: o.kernelName, type: 'gradient' as const, backends: o.backends, why: o.why })),
+    ...KERNELS.map(({ config, why }) => ({ name: config.kernelName, type: 'kernel' as const, backends: [config.backendName], why })),
+  ];
+}
