@@ -10,7 +10,7 @@ import { comparisonGradOverrides } from './comparison_grads';
 import { conv2dBackpropInputGradOverride, conv2dGradOverride } from './conv2d_grad';
 import { depthwiseConv2dGradOverride } from './depthwise_conv2d_grad';
 import { type GradientOverride, installGradientOverride } from './gradient_override';
-import { gatherNdGradOverride, topKGradOverride } from './indexing_grads';
+import { gatherNdGradOverride, stridedSliceGradOverride, topKGradOverride } from './indexing_grads';
 import { batchMatMulGradOverride } from './matmul_grad';
 import { unsortedSegmentSumWasmKernel } from './unsorted_segment_sum_wasm';
 
@@ -36,6 +36,7 @@ function gradientOverrides(): GradientOverride[] {
     batchMatMulGradOverride,
     gatherNdGradOverride,
     topKGradOverride,
+    stridedSliceGradOverride,
     ...comparisonGradOverrides(),
   ];
 }

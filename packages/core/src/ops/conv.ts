@@ -56,9 +56,22 @@ function convOneGroup(xp: tf.Tensor4D, filter: tf.Tensor4D, s: [number, number],
   const native = method === 'native' || (method !== 'space-to-batch' && overrideActive('Conv2D'));
   if (native && sh === 1 && sw === 1) return tf.conv2d(xp, filter, 1, 'valid', 'NHWC', [dh, dw]);
   const y = native ? tf.conv2d(xp, filter, 1, 'valid', 'NHWC', [dh, dw]) : dilatedConvSpaceToBatch(xp, filter, dh, dw);
-  if (sh === 1 && sw === 1) return y;
-  const [n, ho, wo, c] = y.shape;
-  return tf.stridedSlice(y, [0, 0, 0, 0], [n, ho, wo, c], [1, sh, sw, 1]) as tf.Tensor4D;
+  return sh === 1 && sw === 1 ? y : subsample2d(y, sh, sw);
+}
+
+/**
+ * y[:, ::sh, ::sw, :] from pad, reshape and slice, which have gradients on every backend (tfjs has no
+ * StridedSlice gradient unless backend/indexing_grads.ts is installed).
+ */
+export function subsample2d(y: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [n, h, w, c] = y.shape;
+    const ho = Math.ceil(h / sh);
+    const wo = Math.ceil(w / sw);
+    const padded = tf.pad(y, [[0, 0], [0, ho * sh - h], [0, wo * sw - w], [0, 0]]);
+    const grid = padded.reshape([n, ho, sh, wo, sw, c]); // row i·sh + r -> (i, r)
+    return tf.slice(grid, [0, 0, 0, 0, 0, 0], [n, ho, 1, wo, 1, c]).reshape([n, ho, wo, c]) as tf.Tensor4D;
+  });
 }
 
 /**
