@@ -6,7 +6,7 @@ export {
   scatterDense,
   weightedTarget,
 } from './losses/classification_loss';
-export { weightedBceWithLogitsSum } from './losses/weighted_bce';
+export { weightedBceWithLogitsSum, negLogSigmoid } from './losses/weighted_bce';
 export {
   SigmoidFocalLoss,
   type SigmoidFocalLossOptions,
@@ -16,7 +16,7 @@ export {
 export { IABCELoss, type IABCELossOptions } from './losses/ia_bce_loss';
 export { VarifocalLoss, type VarifocalLossOptions } from './losses/varifocal_loss';
 export { QualityFocalLoss, type QualityFocalLossOptions } from './losses/quality_focal_loss';
-export { l1BoxLoss, giouBoxLoss } from './losses/box_losses';
+export { boxLosses, type BoxLosses } from './losses/box_losses';
 export { primeSampleWeights, weightTable, localRank } from './prime_sample_weighting';
 export { type MatchedPairs, gatherMatchedPairs, matchedScoreAndIou } from './matched_pairs';
 export { type OutputLosses, type OutputLossArgs, type OutputLossDetails, computeOutputLosses } from './output_losses';

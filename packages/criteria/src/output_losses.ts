@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DetectionTarget, ImageMatch, PredictionData, PredictionTensors } from '@detr/matchers';
-import { giouBoxLoss, l1BoxLoss } from './losses/box_losses';
+import { boxLosses } from './losses/box_losses';
 import type { ClassificationLoss } from './losses/classification_loss';
 import { gatherMatchedPairs, matchedScoreAndIou } from './matched_pairs';
 import { localRank } from './prime_sample_weighting';
@@ -83,12 +83,8 @@ export function computeOutputLosses(args: OutputLossArgs, details?: OutputLossDe
     if (duplicate) {
       // A query matched twice in one output (no matcher here does that): one row per pair.
       const src = tf.gather(flatBoxes, tf.tensor1d(pairs.rows, 'int32')) as tf.Tensor2D; // [M, 4]
-      const tgt = tf.tensor2d(pairs.targetBoxes, [pairs.count, 4]);
-      const w = weight ? tf.tensor1d(weight) : null;
-      return { loss_class, loss_bbox: l1BoxLoss(src, tgt, w, numBoxes), loss_giou: giouBoxLoss(src, tgt, w, numBoxes) };
+      return { loss_class, ...boxLosses(src, pairs.targetBoxes, weight, numBoxes) };
     }
-    const tgt = tf.tensor2d(rowTargets, [numRows, 4]);
-    const w = tf.tensor1d(rowWeights);
-    return { loss_class, loss_bbox: l1BoxLoss(flatBoxes, tgt, w, numBoxes), loss_giou: giouBoxLoss(flatBoxes, tgt, w, numBoxes) };
+    return { loss_class, ...boxLosses(flatBoxes, rowTargets, rowWeights, numBoxes) };
   });
 }

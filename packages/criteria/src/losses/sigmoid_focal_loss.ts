@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { register } from '@detr/registry';
 import { checkOptionKeys, numberOption } from '@detr/matchers';
-import { logOneMinusProb, logProb } from './log_sigmoid';
+import { negLogSigmoid } from './weighted_bce';
 import { checkNumBoxes, scatterDense, type ClassificationLoss, type ClassificationLossInput } from './classification_loss';
 
 /** Elementwise focal loss of logits x against binary targets y (same shape). */
@@ -19,8 +19,8 @@ export function sigmoidFocalLossElementwise(logits: tf.Tensor, targets: tf.Tenso
   return tf.tidy(() => {
     const p = tf.sigmoid(logits);
     const oneMinusY = tf.sub(1, targets);
-    // BCEWithLogits(x, y) = -(y*log s + (1-y)*log(1-s))
-    const ce = tf.neg(tf.add(tf.mul(targets, logProb(logits)), tf.mul(oneMinusY, logOneMinusProb(logits))));
+    // BCEWithLogits(x, y) = -(y*log s + (1-y)*log(1-s)) = softplus(-x) + (1-y)*x   (weighted_bce.ts)
+    const ce = tf.add(negLogSigmoid(logits), tf.mul(oneMinusY, logits));
     const pT = tf.add(tf.mul(p, targets), tf.mul(tf.sub(1, p), oneMinusY));
     const modulating = gamma === 2 ? tf.square(tf.sub(1, pT)) : tf.pow(tf.sub(1, pT), gamma);
     let loss = tf.mul(ce, modulating);
