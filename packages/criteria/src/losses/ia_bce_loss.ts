@@ -63,6 +63,7 @@ export class IABCELoss implements ClassificationLoss {
       const target = tf.tensor(scatterDense(logits.size, positives.entries, weightedTarget(positives)), shape, 'float32');
       const matched = tf.tensor(scatterDense(logits.size, positives.entries), shape, 'float32');
       const needsScore = this.wPos.usesScore || this.wNeg.usesScore || this.wBg.usesScore;
+      // sigmoid only when an expression reads s (usesScore guarantees `s` is not read otherwise).
       const env = { t: target, s: needsScore ? tf.sigmoid(logits) : target, gamma: this.gamma };
       const onMatched = (e: WeightExpression) => {
         const v = e.evaluateTensor(env);
