@@ -15,3 +15,4 @@ export * from './pixel_normalizer';
 export * from './conv_norm_act';
 export * from './channel_mapper';
 export * from './input_projection';
+export * from './frozen_prefix';

@@ -11,6 +11,7 @@ import { Module, ModuleList } from '@detr/core';
 import { register } from '@detr/registry';
 import { BasicStem } from './basic_stem';
 import { type CNNBlockBase, checkNHWC } from './cnn_block_base';
+import { runOffTape } from './frozen_prefix';
 import { checkNormName, type NormName } from './norm';
 import { checkKnownOptions } from './options';
 import { makeResNetStages, RESNET_DEPTHS, type ResNetDepth } from './resnet_stages';
@@ -50,6 +51,11 @@ export class ResNet extends Module {
   readonly outFeatures: ResNetFeature[];
   readonly depth: ResNetDepth;
   readonly inChannels: number;
+  /**
+   * Run the frozen leading parts off the gradient tape (default true; see forward). Set false to
+   * differentiate the outputs with respect to the input image through a frozen stem.
+   */
+  runFrozenOffTape = true;
   private readonly featureStrides: Record<string, number> = {};
   private readonly featureChannels: Record<string, number> = {};
 
@@ -116,18 +122,40 @@ export class ResNet extends Module {
     return out;
   }
 
-  /** x [B,H,W,in_channels] (normalised) -> the requested maps, NHWC; the caller disposes them. */
+  /**
+   * x [B,H,W,in_channels] (normalised) -> the requested maps, NHWC; the caller disposes them.
+   * With `runFrozenOffTape`, the frozen leading parts (stem, then whole stages with no trainable
+   * parameter, up to the first requested output) run off the gradient tape (frozen_prefix.ts): same
+   * values, and under tf.grad they keep no activations for a backward pass that reaches no weight.
+   */
   forward(x: tf.Tensor4D): FeatureMaps {
     checkNHWC(x, this.inChannels, 'ResNet.forward');
+    const parts: { name: string; run: (h: tf.Tensor4D) => tf.Tensor4D; module: Module }[] = [
+      { name: 'stem', run: (h) => this.stem.forward(h), module: this.stem },
+      ...this.stages.map((stage, i) => ({
+        name: this.stageNames[i],
+        run: (h: tf.Tensor4D) => stage.toArray().reduce((acc, block) => block.forward(acc), h),
+        module: stage as Module,
+      })),
+    ];
+    const wanted = (name: string) => this.outFeatures.includes(name as ResNetFeature);
+    let frozen = 0;
+    while (this.runFrozenOffTape && frozen < parts.length && parts[frozen].module.trainableVariables().length === 0) {
+      frozen++;
+      if (wanted(parts[frozen - 1].name)) break;
+    }
     return tf.tidy(() => {
       const outputs: FeatureMaps = {};
-      let h = this.stem.forward(x);
-      if (this.outFeatures.includes('stem')) outputs.stem = h;
-      this.stages.forEach((stage, i) => {
-        for (const block of stage) h = block.forward(h);
-        const name = this.stageNames[i];
-        if (this.outFeatures.includes(name as ResNetFeature)) outputs[name] = h;
-      });
+      let h = x;
+      if (frozen > 0) {
+        const names = parts.slice(0, frozen).map((p) => p.name);
+        h = runOffTape((input: tf.Tensor4D) => parts.slice(0, frozen).reduce((acc, part) => part.run(acc), input), h, `ResNet ${names.join(' + ')}`);
+        if (wanted(parts[frozen - 1].name)) outputs[parts[frozen - 1].name] = h;
+      }
+      for (const part of parts.slice(frozen)) {
+        h = part.run(h);
+        if (wanted(part.name)) outputs[part.name] = h;
+      }
       return outputs;
     });
   }

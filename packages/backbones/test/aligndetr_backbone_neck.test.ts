@@ -49,19 +49,16 @@ beforeAll(async () => {
 });
 
 describe('ResNet-50 + ChannelMapper on the Align-DETR fixture', () => {
-  it('parameter names, order and torch shapes are detrex state-dict keys (backbone.*, neck.*)', () => {
+  it('has detrex state-dict keys, and image -> res3..res5 -> neck levels 0..3 match the fixture intermediates', () => {
     const model = new BackboneAndNeck();
+    // Names, order and torch shapes of every backbone.* / neck.* entry of the detrex state dict.
     const ours = [...model.stateDictShapes('torch')].map(([key, shape]) => ({ key, shape }));
     const theirs = entries.filter((e) => e.key.startsWith('backbone.') || e.key.startsWith('neck.')).map(({ key, shape }) => ({ key, shape }));
     expect(ours).toEqual(theirs);
-    model.dispose();
-  });
 
-  it('normalised image -> res3..res5 -> neck levels 0..3 match the fixture intermediates', () => {
-    const backbone = makeBackbone();
+    const { backbone, neck } = model;
     const report = loadResNetWeights(backbone, manifest);
     expect(report.format).toBe('detrex');
-    const neck = makeNeck(backbone);
     const neckWeights = new Map([...detrexToDetectron2Keys(manifest, 'neck.')].map(([k, raw]) => [k, rawToTensor(raw, k)]));
     neck.loadStateDict(neckWeights, { layout: 'torch', strict: true });
     tf.dispose([...neckWeights.values()]);
@@ -80,7 +77,6 @@ describe('ResNet-50 + ChannelMapper on the Align-DETR fixture', () => {
     });
     expect(neck.outputShapes(backbone.outputShape()).map((s) => s.stride)).toEqual([8, 16, 32, 64]);
     tf.dispose([image, normalised, ...Object.values(feats), ...levels]);
-    backbone.dispose();
-    neck.dispose();
+    model.dispose();
   });
 });

@@ -6,7 +6,7 @@
  * reference, since no PyTorch fixture has a dilated res5.
  */
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RawTensor, loadWeightManifest } from '@detr/core';
 import { RTOL, expectClose, fixturePath, fixtureTensor } from '@detr/core/testing';
 import { type BottleneckBlock, ResNet, loadResNetWeights } from '../src/index';
@@ -15,16 +15,22 @@ import { bottleneckRef } from './reference/resnet_reference';
 
 let weights: Map<string, RawTensor>;
 let input: tf.Tensor4D; // NHWC
+let model: ResNet;
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
   weights = loadWeightManifest(fixturePath('resnet50.weights.json'));
   input = tf.tidy(() => fixtureTensor('resnet50', 'input').transpose([0, 2, 3, 1]) as tf.Tensor4D);
+  model = new ResNet({ depth: 50, out_features: ['stem', 'res2', 'res3', 'res4', 'res5'], freeze_at: 1 });
+});
+
+afterAll(() => {
+  model.dispose();
+  input.dispose();
 });
 
 describe('ResNet-50 parity (detectron2 layout, FrozenBN, torchvision weights)', () => {
   it('stem and res2..res5 match d2/* within the activation tolerance', () => {
-    const model = new ResNet({ depth: 50, out_features: ['stem', 'res2', 'res3', 'res4', 'res5'], freeze_at: 1 });
     const report = loadResNetWeights(model, weights);
     expect(report.format).toBe('torchvision');
     expect(report.missing).toEqual([]);
@@ -40,26 +46,25 @@ describe('ResNet-50 parity (detectron2 layout, FrozenBN, torchvision weights)', 
     }
     tf.dispose(Object.values(out));
     expect(tf.memory().numTensors).toBe(before); // forward leaks nothing
-    model.dispose();
   });
 
   it('DC5 (res5_dilation=2): res4 is unchanged, res5 keeps stride 16 and matches a float64 reference', () => {
-    const model = new ResNet({ depth: 50, out_features: ['res4', 'res5'], res5_dilation: 2 });
-    expect(model.outputShape()).toEqual({ res4: { channels: 1024, stride: 16 }, res5: { channels: 2048, stride: 16 } });
-    loadResNetWeights(model, weights);
-    const res5 = model.stages[3].toArray() as BottleneckBlock[];
+    const dc5 = new ResNet({ depth: 50, out_features: ['res4', 'res5'], res5_dilation: 2 });
+    expect(dc5.outputShape()).toEqual({ res4: { channels: 1024, stride: 16 }, res5: { channels: 2048, stride: 16 } });
+    loadResNetWeights(dc5, weights); // the same weights: DC5 changes no shape
+    const res5 = dc5.stages[3].toArray() as BottleneckBlock[];
     expect(res5[0].conv2.dilation).toEqual([2, 2]);
     expect(res5[0].conv2.padding).toEqual([2, 2]);
     expect(res5[0].conv2.stride).toEqual([1, 1]);
     expect(res5[0].shortcut?.stride).toEqual([1, 1]);
 
-    const out = model.forward(input);
+    const out = dc5.forward(input);
     tf.tidy(() => expectClose(out.res4.transpose([0, 3, 1, 2]), fixtureTensor('resnet50', 'd2/res4'), RTOL.activation, 'DC5 res4'));
     expect(out.res5.shape).toEqual([1, 4, 5, 2048]);
     let ref = toArray4(out.res4);
     for (const block of res5) ref = bottleneckRef(ref, bottleneckParams(block));
     expectClose(out.res5, ref.data, RTOL.activation, 'DC5 res5 vs float64 reference');
     tf.dispose(Object.values(out));
-    model.dispose();
+    dc5.dispose();
   });
 });
