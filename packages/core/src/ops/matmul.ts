@@ -60,8 +60,9 @@ function plain2d(a: tf.Tensor2D, b: tf.Tensor2D, tA: boolean, tB: boolean): tf.T
   return tf.transpose(tf.matMul(bt, at)); // [N, M] -> [M, N]
 }
 
+/** Product of the batch dimensions of a shape ([..., rows, cols]) or of a batch shape. */
 function batchSize(shape: number[]): number {
-  return shape.slice(0, -2).reduce((p, v) => p * v, 1);
+  return shape.reduce((p, v) => p * v, 1);
 }
 
 /**
@@ -77,10 +78,10 @@ export function matMul(a: tf.Tensor, b: tf.Tensor, opts: MatMulOptions = {}): tf
   if (kA !== kB) {
     throw new Error(`matMul: inner dimensions differ: a [${a.shape}]${tA ? 'ᵀ' : ''} has ${kA}, b [${b.shape}]${tB ? 'ᵀ' : ''} has ${kB}`);
   }
-  if (!prefersPlainMatMul()) return tf.matMul(a, b, tA, tB);
+  if (!prefersPlainMatMul()) return tf.tidy(() => tf.matMul(...broadcastBatches(a, b), tA, tB));
   return tf.tidy(() => {
-    const batchA = batchSize(a.shape);
-    const batchB = batchSize(b.shape);
+    const batchA = batchSize(a.shape.slice(0, -2));
+    const batchB = batchSize(b.shape.slice(0, -2));
     if (a.rank === 2 && b.rank === 2) return plain2d(a as tf.Tensor2D, b as tf.Tensor2D, tA, tB);
     if (batchA === 1 && batchB === 1) {
       const a2 = a.reshape(a.shape.slice(-2)) as tf.Tensor2D;
@@ -101,6 +102,23 @@ export function matMul(a: tf.Tensor, b: tf.Tensor, opts: MatMulOptions = {}): tf
     }
     return batchedPlain(a, b, tA, tB);
   });
+}
+
+/**
+ * Broadcasts the batch dimensions explicitly when both operands have more than one batch entry and
+ * their batch shapes differ: tfjs 4.22's BatchMatMul kernels flatten each operand's batch and pair
+ * entries by index modulo each batch size, which is wrong for e.g. [2,1] against [3] (checked on this
+ * machine: tf.matMul of [2,1,3,4] and [3,4,5] differs from the product of the explicitly broadcast
+ * operands by up to ~5 on both the cpu and the wasm backend).
+ */
+function broadcastBatches(a: tf.Tensor, b: tf.Tensor): [tf.Tensor, tf.Tensor] {
+  const leadA = a.shape.slice(0, -2);
+  const leadB = b.shape.slice(0, -2);
+  if (tf.util.arraysEqual(leadA, leadB) || batchSize(leadA) === 1 || batchSize(leadB) === 1) return [a, b];
+  const lead = tf.broadcast_util.assertAndGetBroadcastShape(leadA, leadB);
+  const a2 = tf.util.arraysEqual(leadA, lead) ? a : tf.broadcastTo(a, [...lead, ...a.shape.slice(-2)]);
+  const b2 = tf.util.arraysEqual(leadB, lead) ? b : tf.broadcastTo(b, [...lead, ...b.shape.slice(-2)]);
+  return [a2, b2];
 }
 
 /** General batched case on wasm: broadcast, explicit transposes, then split or batched kernel. */
