@@ -49,7 +49,7 @@ describe('gather gradient (UnsortedSegmentSum)', () => {
       if (s >= 0 && s < numSegments) for (let j = 0; j < 4; j++) ref[s * 4 + j] += x[i * 4 + j];
     });
     const got = await withBackend('wasm', () =>
-      tf.tidy(() => tf.unsortedSegmentSum(tf.tensor(x, [2, 3, 4]), tf.tensor2d(ids, [2, 3], 'int32'), numSegments).dataSync() as Float32Array),
+      tf.tidy(() => tf.unsortedSegmentSum(tf.tensor(x, [2, 3, 4]), tf.tensor2d(ids, [2, 3], "int32") as unknown as tf.Tensor1D, numSegments).dataSync() as Float32Array),
     );
     expectClose(got, ref, 1e-6, 'unsortedSegmentSum values');
     const ints = await withBackend('wasm', () =>

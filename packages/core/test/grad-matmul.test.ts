@@ -105,7 +105,8 @@ describe('matMul / BatchMatMul gradient', () => {
     await withBackend('wasm', () =>
       tf.tidy(() => {
         const [as, bs] = shapes([2], 2, 3, 4, f);
-        expect(bmm(tf.zeros(as) as tf.Tensor3D, tf.zeros(bs) as tf.Tensor3D, f).shape).toEqual([2, 2, 4]);
+        const shape = bmm(tf.zeros(as) as unknown as tf.Tensor3D, tf.zeros(bs) as unknown as tf.Tensor3D, f).shape;
+        expect(shape).toEqual([2, 2, 4]);
       }),
     );
   });
