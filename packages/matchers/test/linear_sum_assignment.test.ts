@@ -90,17 +90,44 @@ describe('linearSumAssignment against brute force', () => {
     }
   }
 
+  for (const maximize of [false, true]) {
+    it(`repeated rows / columns (one-to-many matching tiles the cost k times), maximize=${maximize}`, () => {
+      const rng = new Mulberry32(maximize ? 8081 : 8080);
+      for (let trial = 0; trial < 60; trial++) {
+        // base [queries, gts], tiled k times along columns as H-DETR / Align-DETR do; integer or real.
+        const gts = 1 + rng.nextInt(3);
+        const k = 2 + rng.nextInt(2);
+        const queries = Math.max(gts * k, 2 + rng.nextInt(7));
+        const integer = trial % 2 === 0;
+        const base = randomMatrix(rng, queries, gts, () => (integer ? rng.nextInt(4) : rng.nextDouble()));
+        const tiled = base.map((row) => Array.from({ length: gts * k }, (_, c) => row[c % gts]));
+        for (const cost of [tiled, tiled[0].map((_, c) => tiled.map((row) => row[c]))]) {
+          const [r, c] = linearSumAssignment(cost, maximize);
+          const expected = bruteForceTotal(cost, maximize);
+          expect(Math.abs(checkedTotal(cost, r, c) - expected), JSON.stringify(cost)).toBeLessThanOrEqual(integer ? 0 : 1e-12);
+        }
+      }
+    });
+  }
+
   it('entries near the float64 limit (±1e308) neither overflow nor loop, and stay optimal', () => {
     const rng = new Mulberry32(4242);
-    for (let trial = 0; trial < 30; trial++) {
-      const rows = 1 + rng.nextInt(4);
-      const cols = 1 + rng.nextInt(4);
-      const cost = randomMatrix(rng, rows, cols, () => (rng.nextInt(5) - 2) * 0.8e308);
+    const values = [-1.7e308, -1e308, -0.5e308, 0, 0.5e308, 1e308, 1.7e308];
+    const matrices = [
+      // Reduced costs of these overflow to -Infinity without the solver's power-of-two rescaling.
+      [[-0.5e308, 0, 1e308, -0.5e308], [-1e308, 1.7e308, 1e308, 0.5e308], [0, 1.7e308, -1.7e308, 1e308], [-1e308, 1.7e308, -1.7e308, 0]],
+      [[0, 1e308, 1.7e308, 0.5e308], [1.7e308, 0.5e308, 1.7e308, -1.7e308], [1.7e308, -1.7e308, -1.7e308, -0.5e308], [-1e308, 0.5e308, 0.5e308, 1.7e308]],
+    ];
+    for (let trial = 0; trial < 60; trial++) {
+      matrices.push(randomMatrix(rng, 1 + rng.nextInt(5), 1 + rng.nextInt(5), () => values[rng.nextInt(values.length)]));
+    }
+    for (const cost of matrices) {
       // Compare in a scaled copy (exact power-of-two scaling) so that brute-force sums cannot overflow.
       const scaled = cost.map((row) => row.map((x) => x * 2 ** -200));
       for (const maximize of [false, true]) {
         const [r, c] = linearSumAssignment(cost, maximize);
-        expect(checkedTotal(scaled, r, c)).toBe(bruteForceTotal(scaled, maximize));
+        const expected = bruteForceTotal(scaled, maximize);
+        expect(Math.abs(checkedTotal(scaled, r, c) - expected), JSON.stringify(cost)).toBeLessThanOrEqual(1e-12 * 1.7e308 * 2 ** -200);
       }
     }
   });
