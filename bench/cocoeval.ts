@@ -1,12 +1,14 @@
 /**
  * Speed of cocoapi-ts' COCOeval (bbox) on a large generated case, like a COCO val run of a detector:
  * 5,000 images, the 80 COCO category ids (non-contiguous), about 36,000 ground-truth boxes (1% crowd) and
- * 100 detections per image (500,000; about 78 MB of results json with full-precision floats).
+ * 100 detections per image (500,000; about 78 MB of results json with full-precision floats, written the way
+ * Python's json.dump writes detectron2's results file).
  *
  *   npx tsx bench/cocoeval.ts [--rounds 3] [--out DIR] [--pycocotools PYTHONAPI_DIR]
  *
  * Reported: seconds to load the ground truth, to load the results file (COCO.loadRes), and for evaluate,
- * accumulate and evaluate+accumulate (median over rounds). With --pycocotools, pycocotools (importable from
+ * accumulate and evaluate+accumulate (median over rounds; wall clock, and CPU time of the process, which other
+ * work on the machine disturbs less). With --pycocotools, pycocotools (importable from
  * that folder, C extension built) is timed on the same files in a python3 child process
  * (packages/cocoapi/scripts/time_pycocotools.py) and the stats of both are compared.
  * The files go to a temporary folder that is removed afterwards, unless --out is given.
@@ -106,6 +108,12 @@ function generateCase(seed: number): { gt: CocoDataset; dets: CocoDetection[] } 
   return { gt: { images, categories, annotations }, dets };
 }
 
+/** The results array as Python's `json.dump` writes it (detectron2's coco_instances_results.json): ", " and ": ". */
+function pythonStyleJson(dets: CocoDetection[]): string {
+  const parts = dets.map((d) => `{"image_id": ${d.image_id}, "category_id": ${d.category_id}, "bbox": [${d.bbox.join(', ')}], "score": ${d.score}}`);
+  return `[${parts.join(', ')}]`;
+}
+
 function seconds(t0: number): number {
   return (performance.now() - t0) / 1000;
 }
@@ -126,41 +134,49 @@ function main(): void {
   try {
     const { gt, dets } = generateCase(20240601);
     writeFileSync(gtPath, JSON.stringify(gt));
-    writeFileSync(dtPath, JSON.stringify(dets));
+    writeFileSync(dtPath, pythonStyleJson(dets));
     console.log(`case: ${gt.images.length} images, ${gt.categories.length} categories, ${gt.annotations.length} ground truths, `
       + `${dets.length} detections (${(statSync(dtPath).size / 1e6).toFixed(1)} MB results json)`);
 
     const loadGt: number[] = [];
     const loadRes: number[] = [];
+    const loadResCpu: number[] = [];
     const evaluate: number[] = [];
     const accumulate: number[] = [];
     const both: number[] = [];
+    const bothCpu: number[] = [];
     let stats: number[] = [];
     for (let r = 0; r < rounds; r++) {
       let t0 = performance.now();
       const cocoGt = new COCO(gtPath);
       loadGt.push(seconds(t0));
+      const loadCpu0 = process.cpuUsage();
       t0 = performance.now();
       const cocoDt = cocoGt.loadRes(dtPath);
       loadRes.push(seconds(t0));
+      const loadCpu = process.cpuUsage(loadCpu0);
+      loadResCpu.push((loadCpu.user + loadCpu.system) / 1e6);
       const E = new COCOeval(cocoGt, cocoDt, 'bbox');
+      const cpu0 = process.cpuUsage();
       t0 = performance.now();
       E.evaluate();
       const te = seconds(t0);
       const t1 = performance.now();
       E.accumulate();
       const ta = seconds(t1);
+      const cpu = process.cpuUsage(cpu0);
       evaluate.push(te);
       accumulate.push(ta);
       both.push(te + ta);
+      bothCpu.push((cpu.user + cpu.system) / 1e6);
       stats = E.summarize(null);
     }
     const fmt = (xs: number[]) => `${median(xs).toFixed(3)} s (runs: ${xs.map((x) => x.toFixed(2)).join(', ')})`;
     console.log(`cocoapi-ts  load gt            ${fmt(loadGt)}`);
-    console.log(`cocoapi-ts  loadRes (file)     ${fmt(loadRes)}`);
+    console.log(`cocoapi-ts  loadRes (file)     ${fmt(loadRes)}; CPU time ${fmt(loadResCpu)}`);
     console.log(`cocoapi-ts  evaluate           ${fmt(evaluate)}`);
     console.log(`cocoapi-ts  accumulate         ${fmt(accumulate)}`);
-    console.log(`cocoapi-ts  evaluate+accumulate ${fmt(both)}`);
+    console.log(`cocoapi-ts  evaluate+accumulate ${fmt(both)}; CPU time ${fmt(bothCpu)}`);
     console.log(`cocoapi-ts  stats ${JSON.stringify(stats.map((s) => Number(s.toFixed(6))))}`);
 
     if (pycocotools) {
@@ -175,7 +191,10 @@ function main(): void {
       const pyBoth = py.evaluate + py.accumulate;
       console.log(`pycocotools load gt ${py.load_gt.toFixed(3)} s, loadRes ${py.load_res.toFixed(3)} s, evaluate ${py.evaluate.toFixed(3)} s, `
         + `accumulate ${py.accumulate.toFixed(3)} s, evaluate+accumulate ${pyBoth.toFixed(3)} s`);
-      console.log(`speed-up evaluate+accumulate: ${(pyBoth / median(both)).toFixed(1)}x; loadRes: ${(py.load_res / median(loadRes)).toFixed(1)}x`);
+      console.log(`pycocotools CPU time: loadRes ${py.cpu_load_res.toFixed(3)} s, evaluate+accumulate ${py.cpu_evaluate_accumulate.toFixed(3)} s`);
+      console.log(`speed-up evaluate+accumulate: ${(pyBoth / median(both)).toFixed(1)}x wall, `
+        + `${(py.cpu_evaluate_accumulate / median(bothCpu)).toFixed(1)}x CPU time; loadRes: ${(py.load_res / median(loadRes)).toFixed(1)}x wall, `
+        + `${(py.cpu_load_res / median(loadResCpu)).toFixed(1)}x CPU time`);
       const maxDiff = Math.max(...stats.map((s, i) => Math.abs(s - py.stats[i])));
       console.log(`max |stats - pycocotools stats| = ${maxDiff}`);
     }

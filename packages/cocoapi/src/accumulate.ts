@@ -14,25 +14,19 @@ export interface Accumulated {
   scores: Float64Array;
 }
 
-/** First index i in `rc[0..n)` (non-decreasing) with `rc[i] >= x`: `np.searchsorted(rc, x, side='left')`. */
-function searchLeft(rc: Float64Array, n: number, x: number): number {
-  let lo = 0;
-  let hi = n;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (rc[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /**
  * pycocotools `COCOeval.accumulate` (cocoeval.py) over the cell evaluation. Per category group k, the detections
  * of all images are ranked once by descending score, stable in (image, rank-in-image) order, which is the
  * `np.argsort(-dtScores, kind='mergesort')` order of the concatenation; each maxDet keeps those with
- * rank-in-image < maxDet. Then for each area range and threshold: cumulative tp / fp, recall tp/npig, precision
- * tp/(tp+fp+spacing(1)), the monotone precision envelope, and precision/score sampled at
+ * rank-in-image < maxDet. Then for each area range and threshold pycocotools computes cumulative tp / fp,
+ * `rc = tp/npig`, `pr = tp/(tp+fp+spacing(1))`, the suffix maximum of pr, and samples pr and the score at
  * `searchsorted(rc, recThrs, 'left')`, with 0 past the last detection.
+ *
+ * The same numbers are computed here without materialising rc and pr for every detection:
+ *  - rc only changes where tp does, so the first position with `rc >= x` is the position of the v-th true
+ *    positive, v being the smallest count with `v / npig >= x` (division is monotone, so this is exact);
+ *  - between true positives pr only falls (fp grows), so the suffix maximum at the v-th true positive is the
+ *    maximum of pr taken at true positives v, v+1, ... (pr evaluated there with the same formula).
  */
 export function accumulateCells(
   layout: EvalLayout,
@@ -57,47 +51,67 @@ export function accumulateCells(
   const precision = new Float64Array(T * R * K * A * M).fill(-1);
   const scores = new Float64Array(T * R * K * A * M).fill(-1);
   const recall = new Float64Array(T * K * A * M).fill(-1);
-  let rc = new Float64Array(16);
-  let pr = new Float64Array(16);
+  const tpCount = new Int32Array(AT);
+  const fpCount = new Int32Array(AT);
+  let cap = 0; // per (a, t): room for true positives 1..cap-1
+  let tpPos = new Int32Array(0); // [at * cap + v]: rank position of the v-th true positive
+  let tpPr = new Float64Array(0); // [at * cap + v]: pr there, then its suffix maximum over v
   for (let k = 0; k < K; k++) {
     const first = dt.cellStart[k * layout.I];
     const end = dt.cellStart[(k + 1) * layout.I];
     const ranked: number[] = [];
     for (let r = first; r < end; r++) ranked.push(r);
     ranked.sort((a, b) => dt.score[b] - dt.score[a]); // stable: ties keep row (image, rank) order
-    if (rc.length < ranked.length) {
-      rc = new Float64Array(ranked.length);
-      pr = new Float64Array(ranked.length);
+    if (cap < ranked.length + 1) {
+      cap = ranked.length + 1;
+      tpPos = new Int32Array(AT * cap);
+      tpPr = new Float64Array(AT * cap);
     }
     const rows = new Int32Array(ranked.length);
     for (let m = 0; m < M; m++) {
       const maxDet = maxDets[m];
       let nd = 0;
       for (const r of ranked) if (dt.rank[r] < maxDet) rows[nd++] = r;
+      tpCount.fill(0);
+      fpCount.fill(0);
+      for (let i = 0; i < nd; i++) {
+        const base = rows[i] * AT;
+        for (let at = 0; at < AT; at++) {
+          const f = flags[base + at];
+          if (f & ignoredBit) continue;
+          if (f & matchedBit) {
+            const v = ++tpCount[at];
+            tpPos[at * cap + v] = i;
+            tpPr[at * cap + v] = v / (fpCount[at] + v + eps);
+          } else {
+            fpCount[at]++;
+          }
+        }
+      }
       for (let a = 0; a < A; a++) {
         const npig = ev.npig[k * A + a];
-        if (npig === 0) continue;
+        if (npig === 0) continue; // no regular ground truth: stays -1
         for (let t = 0; t < T; t++) {
           const at = a * T + t;
-          let tp = 0;
-          let fp = 0;
-          for (let i = 0; i < nd; i++) {
-            const f = flags[rows[i] * AT + at];
-            if ((f & ignoredBit) === 0) {
-              if (f & matchedBit) tp++;
-              else fp++;
-            }
-            rc[i] = tp / npig;
-            pr[i] = tp / (fp + tp + eps);
-          }
-          recall[((t * K + k) * A + a) * M + m] = nd > 0 ? rc[nd - 1] : 0;
-          for (let i = nd - 1; i > 0; i--) if (pr[i] > pr[i - 1]) pr[i - 1] = pr[i];
+          const off = at * cap;
+          const tp = tpCount[at];
+          recall[((t * K + k) * A + a) * M + m] = nd > 0 ? tp / npig : 0;
+          for (let v = tp - 1; v >= 1; v--) if (tpPr[off + v + 1] > tpPr[off + v]) tpPr[off + v] = tpPr[off + v + 1];
           let r = 0;
           for (; r < R; r++) {
-            const idx = searchLeft(rc, nd, recThrs[r]);
-            if (idx >= nd) break; // pycocotools' IndexError ends the loop: the rest stay 0
+            const x = recThrs[r];
+            // smallest v in [0, tp] with v / npig >= x, or tp + 1 if none
+            let lo = 0;
+            let hi = tp + 1;
+            while (lo < hi) {
+              const mid = (lo + hi) >>> 1;
+              if (mid / npig < x) lo = mid + 1;
+              else hi = mid;
+            }
+            if (lo > tp || nd === 0) break; // searchsorted returned nd: pycocotools' IndexError ends the loop
+            const idx = lo === 0 ? 0 : tpPos[off + lo];
             const o = (((t * R + r) * K + k) * A + a) * M + m;
-            precision[o] = pr[idx];
+            precision[o] = tp === 0 ? 0 : tpPr[off + Math.max(lo, 1)];
             scores[o] = dt.score[rows[idx]];
           }
           for (; r < R; r++) {

@@ -53,6 +53,12 @@ describe.each(CASE_NAMES)('parity with pycocotools: %s', (name) => {
     }
   });
 
+  it.each(variants)('useCats=%s: stats and per-category stats are bit-identical (same double operations as numpy)', (useCats) => {
+    const { E, expected } = runCase(name, useCats);
+    expect(E.summarize(null)).toEqual(expected.stats);
+    if (useCats) for (const c of E.perCategory()) expect(c.stats).toEqual(expected.per_category![String(c.categoryId)]);
+  });
+
   const withEvalImgs = referenceCase(name).cats.evalImgs;
   if (withEvalImgs) {
     it('evaluateImg records equal pycocotools evalImgs', () => {
