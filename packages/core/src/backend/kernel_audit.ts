@@ -14,9 +14,12 @@ export interface KernelAudit {
   withoutGradient: string[];
 }
 
-/** Loads the wasm package's kernel registry (registration only; it does not initialise the backend). */
+/**
+ * Loads the wasm package's kernel registry (importing it registers its kernels and the backend
+ * factory; it does not initialise the backend).
+ */
 async function ensureRegistryFor(backend: string): Promise<void> {
-  if (backend === 'wasm' && tf.getKernelsForBackend('wasm').length === 0) await import('@tensorflow/tfjs-backend-wasm');
+  if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
 }
 
 /** Names of the kernels registered for `backend` that the given list lacks. */

@@ -3,9 +3,10 @@
  * tfjs-backend-wasm 4.22 does not check `_malloc`'s result: when the heap is full, the next tensor gets
  * address 0 and silently overwrites live tensors (PERF-NOTES "Memory (wasm)"). Two defences:
  *  - `installWasmAllocationCheck()`: `_malloc` returning 0 for a non-empty tensor throws at once;
- *  - `WasmMemoryGuard.check()` (the trainer calls it every step): stops with a clear error when the live
- *    tensor bytes or the heap's high-water mark pass a budget kept below the cap (default 3.5 GiB), so
- *    a run ends with advice before any allocation can fail.
+ *  - `WasmMemoryGuard.check()` (the trainer calls it every step): stops with a clear error when the
+ *    heap's high-water mark (which bounds the live tensors and includes each step's peak) passes a
+ *    budget kept below the cap (default 3.5 GiB), so a run ends with advice before any allocation can
+ *    fail.
  */
 import * as tf from '@tensorflow/tfjs';
 import { initialisedBackend } from './wasm_node';
@@ -14,7 +15,7 @@ const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 /** wasm32 addresses 4 GiB; tfjs-backend-wasm is built with MAXIMUM_MEMORY = 4 GiB. */
 export const WASM_HEAP_CAP_BYTES = 4 * GiB;
-/** Default budget: live tensors or heap high-water mark above this stop the run. */
+/** Default budget: a heap high-water mark above this stops the run. */
 export const DEFAULT_WASM_MEMORY_LIMIT_BYTES = 3.5 * GiB;
 
 export class WasmMemoryError extends Error {
@@ -110,18 +111,16 @@ export class WasmMemoryGuard {
     const s = this.status();
     this.peakLiveBytes = Math.max(this.peakLiveBytes, s.liveTensorBytes);
     if (s.backend !== 'wasm') return s;
-    if (s.liveTensorBytes > this.limitBytes) {
+    // Live tensors sit in the heap, so the heap size (its high-water mark: it never shrinks) bounds
+    // them; it also covers the peak inside a step, which live bytes after the step do not show. Live
+    // bytes serve only if the heap size cannot be read.
+    const used = s.heapBytes > 0 ? s.heapBytes : s.liveTensorBytes;
+    if (used > this.limitBytes) {
       throw new WasmMemoryError(
-        `wasm memory budget exceeded (${context}): live tensors hold ${fmt(s.liveTensorBytes)} in ${s.numTensors} tensors, ` +
-          `above the limit of ${fmt(this.limitBytes)} (heap ${fmt(s.heapBytes)} of at most 4 GiB). ` +
-          'If the count grows every step, tensors are leaking (missing tf.tidy/dispose). ' + ADVICE,
-      );
-    }
-    if (s.heapBytes > this.limitBytes) {
-      throw new WasmMemoryError(
-        `wasm memory budget exceeded (${context}): the wasm heap has grown to ${fmt(s.heapBytes)} (its peak use; live tensors now ` +
-          `${fmt(s.liveTensorBytes)}), above the limit of ${fmt(this.limitBytes)}; at 4 GiB allocations fail and tensors get corrupted. ` +
-          ADVICE,
+        `wasm memory budget exceeded (${context}): the wasm heap has grown to ${fmt(used)} (its peak use so far; ` +
+          `live tensors now hold ${fmt(s.liveTensorBytes)} in ${s.numTensors} tensors), above the limit of ${fmt(this.limitBytes)}; ` +
+          'at 4 GiB allocations fail and tensors get corrupted. If live tensors grow every step, tensors are leaking ' +
+          '(missing tf.tidy/dispose). ' + ADVICE,
       );
     }
     return s;
