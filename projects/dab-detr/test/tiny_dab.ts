@@ -60,14 +60,13 @@ export function tinyDab(opts: TinyOptions = {}): DABDETR {
 }
 
 /**
- * Two 64x64 images; image 1 is padded to 64 from 48x40 (bottom/right). Targets: two boxes in image 0,
- * one in image 1. Original sizes are twice the input sizes.
+ * Two size x size images (64 by default); image 1 is padded from 3/4 x 5/8 of that (bottom/right).
+ * Targets: two boxes in image 0, one in image 1. Original sizes are twice the input sizes.
  */
-export function tinyBatch(seed = 0): Batch {
+export function tinyBatch(seed = 0, size = 64): Batch {
   const rng = new Rng(seed);
   const b = 2;
-  const size = 64;
-  const valid: [number, number][] = [[64, 64], [48, 40]];
+  const valid: [number, number][] = [[size, size], [(size * 3) / 4, (size * 5) / 8]];
   const img = new Float32Array(b * size * size * 3);
   const mask = new Uint8Array(b * size * size);
   for (let i = 0; i < b; i++) {
