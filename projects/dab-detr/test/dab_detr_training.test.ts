@@ -88,7 +88,7 @@ describe('DAB-DETR training step', () => {
     for (let step = 0; step < 30; step++) {
       const { value, grads } = tf.variableGrads(() => tf.addN(Object.values(model.forwardTrain(batch))) as tf.Scalar, vars);
       losses.push(value.dataSync()[0]);
-      opt.applyGradients(grads);
+      opt.applyGradients(grads as unknown as Record<string, tf.Variable>); // typed as variables, used as gradient tensors
       tf.dispose([value, ...Object.values(grads)]);
       counts.push(tf.memory().numTensors);
     }
