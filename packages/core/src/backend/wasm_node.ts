@@ -175,6 +175,27 @@ function installExitHook(workerDir: string | null): void {
   });
 }
 
+type ProcessEvent = 'uncaughtException' | 'unhandledRejection';
+
+/**
+ * Runs `fn` and removes the process listeners it added for uncaught exceptions / rejections. The
+ * Emscripten modules install handlers that only re-throw, which makes Node print the module's whole
+ * minified source line with every uncaught error.
+ */
+async function withoutNewProcessListeners<T>(fn: () => Promise<T>): Promise<T> {
+  const events: ProcessEvent[] = ['uncaughtException', 'unhandledRejection'];
+  const before = new Map(events.map((e) => [e, new Set(process.listeners(e))]));
+  try {
+    return await fn();
+  } finally {
+    for (const e of events) {
+      for (const l of process.listeners(e)) {
+        if (!before.get(e)?.has(l)) process.removeListener(e, l as (...args: unknown[]) => void);
+      }
+    }
+  }
+}
+
 async function initOnce(threads: number): Promise<WasmInitResult> {
   const pkg = await importWasmPackage();
   if (pkg.version_wasm !== PINNED_WASM_VERSION) {
@@ -190,11 +211,11 @@ async function initOnce(threads: number): Promise<WasmInitResult> {
     workerPath = writeWorkerScript(wasmPackageDir());
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
     pkg.setThreadsCount(threads);
-    await withInitPatches(workerPath, 2 * threads, () => setBackendCapturingWarnings('wasm'));
+    await withoutNewProcessListeners(() => withInitPatches(workerPath as string, 2 * threads, () => setBackendCapturingWarnings('wasm')));
   } else {
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     pkg.setThreadsCount(1);
-    await setBackendCapturingWarnings('wasm');
+    await withoutNewProcessListeners(() => setBackendCapturingWarnings('wasm'));
   }
   const actual = pkg.getThreadsCount();
   const pthread = backendModule()?.PThread;
