@@ -183,14 +183,16 @@ type ProcessEvent = 'uncaughtException' | 'unhandledRejection';
  * minified source line with every uncaught error.
  */
 async function withoutNewProcessListeners<T>(fn: () => Promise<T>): Promise<T> {
+  type Listener = (...args: unknown[]) => void;
+  const emitter = process as unknown as { listeners(e: string): Listener[]; removeListener(e: string, l: Listener): void };
   const events: ProcessEvent[] = ['uncaughtException', 'unhandledRejection'];
-  const before = new Map(events.map((e) => [e, new Set(process.listeners(e))]));
+  const before = new Map(events.map((e) => [e, new Set(emitter.listeners(e))]));
   try {
     return await fn();
   } finally {
     for (const e of events) {
-      for (const l of process.listeners(e)) {
-        if (!before.get(e)?.has(l)) process.removeListener(e, l as (...args: unknown[]) => void);
+      for (const l of emitter.listeners(e)) {
+        if (!before.get(e)?.has(l)) emitter.removeListener(e, l);
       }
     }
   }
