@@ -28,6 +28,14 @@ export interface ImgIdFilter {
 /** A results array as pycocotools' `loadNumpyAnnotations` reads it: rows `[image_id, x, y, w, h, score, category_id]`. */
 export type DetectionRows = ArrayLike<ArrayLike<number>>;
 
+interface CocoIndex {
+  anns: Map<number, CocoAnnotation>;
+  imgs: Map<number, CocoImage>;
+  cats: Map<number, CocoCategory>;
+  imgToAnns: Map<number, CocoAnnotation[]>;
+  catToImgs: Map<number, number[]>;
+}
+
 function asList<T>(x: T | readonly T[] | undefined): readonly T[] {
   if (x === undefined) return [];
   return Array.isArray(x) ? (x as readonly T[]) : [x as T];
@@ -44,11 +52,7 @@ function isRowArray(x: unknown): x is DetectionRows {
  */
 export class COCO {
   dataset: CocoDataset = { images: [], annotations: [], categories: [] };
-  anns = new Map<number, CocoAnnotation>();
-  imgs = new Map<number, CocoImage>();
-  cats = new Map<number, CocoCategory>();
-  imgToAnns = new Map<number, CocoAnnotation[]>();
-  catToImgs = new Map<number, number[]>();
+  private index: CocoIndex | null = null;
   /** Where the data came from, for error messages: a file path, '<object>' or '<results>'. */
   readonly source: string;
   /** Set by `loadRes`: category ids of detections that are not ground-truth categories (COCOeval skips them). */
@@ -70,16 +74,42 @@ export class COCO {
     this.createIndex();
   }
 
-  /** A COCO over an already checked dataset (used by `loadRes`). */
+  /** A COCO over an already checked dataset (used by `loadRes`); its index is built on first use. */
   private static fromChecked(dataset: CocoDataset, source: string): COCO {
     const coco = new COCO();
     (coco as { source: string }).source = source;
     coco.dataset = dataset;
-    coco.createIndex();
+    coco.index = null;
     return coco;
   }
 
-  /** Builds the lookup tables (pycocotools `createIndex`). */
+  /** Annotations by id. The lookup tables are built on first use (COCOeval itself reads only `dataset`). */
+  get anns(): Map<number, CocoAnnotation> {
+    return this.lookupTables().anns;
+  }
+
+  get imgs(): Map<number, CocoImage> {
+    return this.lookupTables().imgs;
+  }
+
+  get cats(): Map<number, CocoCategory> {
+    return this.lookupTables().cats;
+  }
+
+  get imgToAnns(): Map<number, CocoAnnotation[]> {
+    return this.lookupTables().imgToAnns;
+  }
+
+  get catToImgs(): Map<number, number[]> {
+    return this.lookupTables().catToImgs;
+  }
+
+  private lookupTables(): CocoIndex {
+    if (this.index === null) this.createIndex();
+    return this.index!;
+  }
+
+  /** (Re)builds the lookup tables from `dataset` (pycocotools `createIndex`). */
   createIndex(): void {
     const anns = new Map<number, CocoAnnotation>();
     const imgs = new Map<number, CocoImage>();
@@ -97,11 +127,7 @@ export class COCO {
     }
     for (const img of this.dataset.images) imgs.set(img.id, img);
     for (const cat of this.dataset.categories) cats.set(cat.id, cat);
-    this.anns = anns;
-    this.imgs = imgs;
-    this.cats = cats;
-    this.imgToAnns = imgToAnns;
-    this.catToImgs = catToImgs;
+    this.index = { anns, imgs, cats, imgToAnns, catToImgs };
   }
 
   /**

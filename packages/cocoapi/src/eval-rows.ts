@@ -127,12 +127,13 @@ export function buildDtRows(anns: readonly CocoAnnotation[], layout: EvalLayout,
   const nCells = layout.K * layout.I;
   const score = new Float64Array(order.length);
   for (let r = 0; r < order.length; r++) score[r] = anns[order[r]].score as number;
-  const kept: number[] = []; // grouped-row indices, sorted within cells and cut to maxDet
+  const kept = new Int32Array(order.length); // grouped-row indices, sorted within cells and cut to maxDet
+  const rank = new Int32Array(order.length);
   const cellStart = new Int32Array(nCells + 1);
-  const rankList: number[] = [];
   const cellRows: number[] = [];
+  let n = 0;
   for (let c = 0; c < nCells; c++) {
-    cellStart[c] = kept.length;
+    cellStart[c] = n;
     const lo = groupedStart[c];
     const hi = groupedStart[c + 1];
     if (hi === lo) continue;
@@ -141,19 +142,19 @@ export function buildDtRows(anns: readonly CocoAnnotation[], layout: EvalLayout,
     sortByScoreDesc(cellRows, score);
     const keep = Math.min(cellRows.length, maxDet);
     for (let j = 0; j < keep; j++) {
-      kept.push(cellRows[j]);
-      rankList.push(j);
+      kept[n] = cellRows[j];
+      rank[n] = j;
+      n++;
     }
   }
-  cellStart[nCells] = kept.length;
-  const n = kept.length;
+  cellStart[nCells] = n;
   const rows: DtRows = {
     cellStart,
     anns: new Array<CocoAnnotation>(n),
     ids: new Float64Array(n),
     area: new Float64Array(n),
     score: new Float64Array(n),
-    rank: Int32Array.from(rankList),
+    rank: rank.slice(0, n),
   };
   for (let r = 0; r < n; r++) {
     const g = kept[r];
