@@ -4,7 +4,9 @@
  *   npx tsx bench/linear_sum_assignment.ts [--rounds 3] [--matrices 10] [--no-python]
  *
  * Cases (rows = queries, cols = ground-truth boxes, as the Hungarian matcher passes them to scipy):
- *   - 900x100: DINO (900 queries, 100 GT boxes);
+ *   - 900x100: DINO (900 queries, 100 GT boxes), with random queries and with trained-like ones
+ *     (80% of the queries are noisy copies of a GT box with raised logits for its class, so many
+ *     queries compete for each GT and the augmenting paths get longer);
  *   - 1800x600: H-DETR's one-to-many branch (1800 queries, 100 GT boxes repeated 6 times, so the
  *     columns come in tied groups of 6);
  *   - 1800x600 untiled: 600 distinct GT boxes (no ties).
@@ -28,10 +30,13 @@ interface Case {
   queries: number;
   gts: number;
   repeats: number;
+  /** Queries as a trained detector gives them: most are noisy copies of some ground truth. */
+  trained?: boolean;
 }
 
 const CASES: Case[] = [
   { name: '900x100 (DINO)', queries: 900, gts: 100, repeats: 1 },
+  { name: '900x100 (DINO, trained-like: queries cluster on the GT boxes)', queries: 900, gts: 100, repeats: 1, trained: true },
   { name: '1800x600 (H-DETR one-to-many, 100 GT x 6)', queries: 1800, gts: 100, repeats: 6 },
   { name: '1800x600 (600 distinct GT)', queries: 1800, gts: 600, repeats: 1 },
 ];
@@ -56,22 +61,32 @@ function makeRng(seed: number): () => number {
 }
 
 /** A DETR-like [queries, gts * repeats] matching cost, row-major. */
-function detrCost(seed: number, queries: number, gts: number, repeats: number): Float64Array {
+function detrCost(seed: number, queries: number, gts: number, repeats: number, trained = false): Float64Array {
   const rand = makeRng(seed);
   const numClasses = 91;
   const normal = (): number => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-  // Focal class cost per (query, class): pos - neg of detrex's matcher with alpha 0.25, gamma 2.
-  const classCost = new Float64Array(queries * numClasses);
-  for (let k = 0; k < classCost.length; k++) {
-    const p = 1 / (1 + Math.exp(-(normal() * 1.5 - 3)));
-    const neg = 0.75 * p * p * -Math.log(1 - p + 1e-8);
-    const pos = 0.25 * (1 - p) * (1 - p) * -Math.log(p + 1e-8);
-    classCost[k] = pos - neg;
-  }
+  const clamp = (x: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, x));
   const box = (): number[] => [rand(), rand(), 0.02 + 0.4 * rand(), 0.02 + 0.4 * rand()];
-  const pred = Array.from({ length: queries }, box);
   const gt = Array.from({ length: gts }, box);
   const labels = Array.from({ length: gts }, () => Math.floor(rand() * numClasses));
+  // A trained-like query copies a random GT box with noise and believes in its class.
+  const target = Array.from({ length: queries }, () => (trained && rand() < 0.8 ? Math.floor(rand() * gts) : -1));
+  const pred = target.map((g) => {
+    if (g < 0) return box();
+    const [cx, cy, w, h] = gt[g];
+    return [clamp(cx + 0.05 * normal(), 0, 1), clamp(cy + 0.05 * normal(), 0, 1), clamp(w * (1 + 0.2 * normal()), 0.01, 1), clamp(h * (1 + 0.2 * normal()), 0.01, 1)];
+  });
+  // Focal class cost per (query, class): pos - neg of detrex's matcher with alpha 0.25, gamma 2.
+  const classCost = new Float64Array(queries * numClasses);
+  for (let q = 0; q < queries; q++) {
+    for (let k = 0; k < numClasses; k++) {
+      const believed = target[q] >= 0 && labels[target[q]] === k;
+      const p = 1 / (1 + Math.exp(-(normal() * 1.5 + (believed ? 1 : -3))));
+      const neg = 0.75 * p * p * -Math.log(1 - p + 1e-8);
+      const pos = 0.25 * (1 - p) * (1 - p) * -Math.log(p + 1e-8);
+      classCost[q * numClasses + k] = pos - neg;
+    }
+  }
   const cols = gts * repeats;
   const cost = new Float64Array(queries * cols);
   for (let q = 0; q < queries; q++) {
@@ -158,7 +173,7 @@ function main(): void {
     for (const [caseIndex, c] of CASES.entries()) {
       const rows = c.queries;
       const cols = c.gts * c.repeats;
-      const matrices = Array.from({ length: MATRICES }, (_, k) => detrCost(1000 * caseIndex + k + 1, rows, c.gts, c.repeats));
+      const matrices = Array.from({ length: MATRICES }, (_, k) => detrCost(1000 * caseIndex + k + 1, rows, c.gts, c.repeats, c.trained));
       const nested = matrices.map((m) => Array.from({ length: rows }, (_, r) => Array.from(m.subarray(r * cols, (r + 1) * cols))));
       const reps = rows * cols > 500_000 ? 3 : 10;
 
