@@ -110,6 +110,8 @@ export interface HDeformableDETROptions {
 /** Intermediates of one forward (for debugging / parity checks); filled only when a trace object is passed. */
 export interface HDeformableDETRTrace extends HDeformableDetrTransformerTrace {
   self_attn_mask?: tf.Tensor | null;
+  /** Per decoder layer [B,Q,C], the states the heads read. */
+  inter_states?: tf.Tensor[];
   init_reference?: tf.Tensor;
   inter_references?: tf.Tensor[];
 }
@@ -307,6 +309,7 @@ export class HDeformableDETR extends Module implements TrainableDetector {
       }
       if (trace) {
         trace.self_attn_mask = selfAttnMask ? tf.keep(selfAttnMask) : null;
+        trace.inter_states = out.inter_states.map((st) => tf.keep(st));
         trace.init_reference = tf.keep(out.init_reference);
         trace.inter_references = out.inter_references.map((r) => tf.keep(r));
       }
