@@ -57,7 +57,7 @@ describe('ResNet-18 training (wasm)', () => {
     }
     const start = first.value.dataSync()[0];
     const optimizer = tf.train.adam(1e-3);
-    optimizer.applyGradients(first.grads as Parameters<tf.Optimizer['applyGradients']>[0]); // step 1 reuses the checked gradients
+    optimizer.applyGradients(Object.entries(first.grads).map(([name, tensor]) => ({ name, tensor }))); // step 1 reuses the checked gradients
     tf.dispose([first.value, ...Object.values(first.grads)]);
     for (let step = 1; step < 5; step++) optimizer.minimize(loss, false, vars);
     const end = tf.tidy(() => loss().dataSync()[0]);
