@@ -60,6 +60,9 @@ describe('selectBackend', () => {
       expect(lines[0]).toMatch(/using wasm \(SIMD, 2 threads\)/);
       // The wasm backend cannot be re-initialised with another thread count in the same process.
       await expect(selectBackend({ backend: 'wasm', threads: 1, log: () => {} })).rejects.toThrow(/already initialised with 2 thread/);
+      // Also in automatic mode: a conflict is an error, not a silent fall-back to cpu.
+      await expect(selectBackend({ threads: 3, log: () => {} })).rejects.toThrow(/cannot be re-initialised with 3/);
+      expect((await selectBackend({ threads: 2, log: () => {} })).kind).toBe('wasm');
     }
   });
 

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { installFastKernels } from './fast_kernels';
 import { WasmMemoryGuard, installWasmAllocationCheck } from './memory_guard';
-import { defaultWasmThreads, initWasmBackend, initialisedBackend } from './wasm_node';
+import { WasmConfigError, defaultWasmThreads, initWasmBackend, initialisedBackend } from './wasm_node';
 
 const require = createRequire(import.meta.url);
 
@@ -99,6 +99,7 @@ async function tryKind(kind: BackendKind, threads: number): Promise<Chosen> {
         const r = await initWasmBackend({ threads });
         return { kind, threads: r.threads, simd: r.simd };
       } catch (err) {
+        if (err instanceof WasmConfigError) throw err; // a setup conflict, not an unusable backend
         throw new SkipError(`failed to initialise: ${(err as Error).message}`);
       }
     }

@@ -30,8 +30,19 @@ export const MAX_WASM_THREADS = 8;
 
 const require = createRequire(import.meta.url);
 
+/** A wasm setup request that conflicts with how this process already initialised it. */
+export class WasmConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WasmConfigError';
+  }
+}
+
 export interface WasmInitResult {
+  /** Threads in XNNPACK's pool as reported by the C++ side. */
   threads: number;
+  /** Threads asked for (after capping at MAX_WASM_THREADS). */
+  requestedThreads: number;
   simd: boolean;
   /** Whether the threaded SIMD build was loaded (false: the single-thread SIMD build). */
   threadedBuild: boolean;
@@ -227,7 +238,7 @@ async function initOnce(threads: number): Promise<WasmInitResult> {
     for (const w of [...pthread.runningWorkers, ...pthread.unusedWorkers]) w.unref();
   }
   installExitHook(workerPath ? path.dirname(workerPath) : null);
-  return { threads: actual, simd, threadedBuild: wantThreads };
+  return { threads: actual, requestedThreads: threads, simd, threadedBuild: wantThreads };
 }
 
 /**
@@ -241,14 +252,16 @@ export async function initWasmBackend(opts: { threads?: number } = {}): Promise<
   }
   if (initPromise) {
     const done = await initPromise;
-    if (opts.threads !== undefined && done.threadedBuild !== threads > 1) {
-      throw new Error(`the wasm backend was already initialised with ${done.threads} thread(s) in this process; it cannot be re-initialised with ${threads}`);
+    if (opts.threads !== undefined && done.requestedThreads !== threads) {
+      throw new WasmConfigError(
+        `the wasm backend was already initialised with ${done.threads} thread(s) in this process; it cannot be re-initialised with ${threads} (start a new process)`,
+      );
     }
     if (tf.getBackend() !== 'wasm') await tf.setBackend('wasm');
     return done;
   }
   if (initialisedBackend('wasm') != null) {
-    throw new Error('the wasm backend was initialised outside initWasmBackend (tf.setBackend("wasm") before selectBackend); threads cannot be configured any more');
+    throw new WasmConfigError('the wasm backend was initialised outside initWasmBackend (tf.setBackend("wasm") before selectBackend); threads cannot be configured any more');
   }
   initPromise = initOnce(threads);
   try {
