@@ -19,7 +19,7 @@ import {
   getProposalPosEmbed,
   hybridSelfAttnMask,
 } from '../src/index';
-import { TINY, buildTinyHDetr, tinyCriterion } from './tiny_model';
+import { TINY, buildTinyHDetr, tinyBackbone, tinyCriterion } from './tiny_model';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -192,7 +192,9 @@ describe('HDeformableDETR registry and options', () => {
   });
 
   it('rejects inconsistent or unsupported settings with the option named', () => {
-    const build = (o: Parameters<typeof buildTinyHDetr>[0]) => () => buildTinyHDetr(o).dispose();
+    // Every check fires before the backbone is registered, so one ResNet serves all attempts.
+    const backbone = tinyBackbone();
+    const build = (o: Parameters<typeof buildTinyHDetr>[0]) => () => buildTinyHDetr({ ...o, backbone }).dispose();
     expect(build({ num_queries_one2many: 11 })).toThrow(/two_stage_num_proposals 18 must equal num_queries_one2one \+ num_queries_one2many = 17/);
     expect(build({ with_box_refine: false })).toThrow(/with_box_refine=false is not implemented/);
     expect(build({ as_two_stage: false })).toThrow(/as_two_stage=false is not implemented/);
@@ -203,6 +205,7 @@ describe('HDeformableDETR registry and options', () => {
     expect(build({ num_clases: 3 } as never)).toThrow(/unknown option\(s\) num_clases/);
     expect(() => new HDeformableDetrTransformer({ encoder: new HDeformableDetrTransformerEncoder({ embed_dim: 8, num_heads: 2 }), decoder: new HDeformableDetrTransformerDecoder({ embed_dim: 8, num_heads: 2 }) }))
       .toThrow(/as_two_stage=false .* is not implemented/);
+    backbone.dispose();
   });
 });
 

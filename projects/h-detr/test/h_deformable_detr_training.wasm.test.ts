@@ -68,6 +68,7 @@ describe('HDeformableDETR training step (wasm)', () => {
     const model = buildTinyHDetr({ criterion: tinyCriterion(), freeze_at: 5 }).train();
     const batch = makeBatch(32, 1);
     const vars = model.trainableVariables().map((t) => t.variable);
+    const named = (grads: tf.NamedTensorMap) => vars.map((v) => ({ name: v.name, tensor: grads[v.name] }));
     const optimizer = tf.train.adam(2e-3);
     const groupOf = (key: string) => (key.endsWith('_one2many') ? 'one2many' : key.endsWith('_enc') ? 'enc' : 'one2one');
     const history: Record<string, number>[] = [];
@@ -83,7 +84,7 @@ describe('HDeformableDETR training step (wasm)', () => {
         }
         return tf.addN(Object.values(losses)) as tf.Scalar;
       }, vars);
-      optimizer.applyGradients(grads);
+      optimizer.applyGradients(named(grads));
       tf.dispose([value, ...Object.values(grads)]);
       history.push(sums);
       counts.push(tf.memory().numTensors);

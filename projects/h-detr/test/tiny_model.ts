@@ -28,10 +28,15 @@ export function tinyCriterion(k: number = TINY.k, lambda = 1): HybridCriterion {
   });
 }
 
-export function buildTinyHDetr(over: Partial<HDeformableDETROptions> & { look_forward_twice?: boolean; freeze_at?: number } = {}): HDeformableDETR {
-  const { look_forward_twice, freeze_at, ...rest } = over;
+export function tinyBackbone(freezeAt = 1): ResNet {
+  return new ResNet({ depth: 18, out_features: ['res3', 'res4'], freeze_at: freezeAt });
+}
+
+/** The tiny model; `backbone` reuses a ResNet from tinyBackbone (building one is the slow part). */
+export function buildTinyHDetr(over: Partial<HDeformableDETROptions> & { look_forward_twice?: boolean; freeze_at?: number; backbone?: ResNet } = {}): HDeformableDETR {
+  const { look_forward_twice, freeze_at, backbone: given, ...rest } = over;
   const common = { embed_dim: TINY.embed, num_heads: TINY.heads, feedforward_dim: TINY.ffn, attn_dropout: 0, ffn_dropout: 0, num_feature_levels: TINY.levels };
-  const backbone = new ResNet({ depth: 18, out_features: ['res3', 'res4'], freeze_at: freeze_at ?? 1 });
+  const backbone = given ?? tinyBackbone(freeze_at ?? 1);
   return new HDeformableDETR({
     backbone,
     position_embedding: new PositionEmbeddingSine({ num_pos_feats: TINY.embed / 2, temperature: 10000, normalize: true, offset: -0.5 }),
