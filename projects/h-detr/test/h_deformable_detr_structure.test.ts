@@ -125,6 +125,19 @@ describe('HDeformableDETR state dict', () => {
     model.dispose();
   });
 
+  it('loads a torch-layout state dict (a detrex checkpoint) by name, tied head keys included', () => {
+    seedEverything(3);
+    const source = buildTinyHDetr();
+    const target = buildTinyHDetr();
+    const torchDict = source.stateDict('torch');
+    const report = target.loadStateDict(torchDict, { strict: true, layout: 'torch' });
+    expect(report.loaded.length).toBe(torchDict.size);
+    for (const [k, v] of target.stateDict('native')) expectExact(v, source.stateDict('native').get(k)!, k);
+    tf.dispose([...torchDict.values()]);
+    source.dispose();
+    target.dispose();
+  });
+
   it('initialises the heads as detrex: deep copies, prior bias, zero last box layer, neck xavier with zero bias', () => {
     seedEverything(2);
     const model = buildTinyHDetr();
