@@ -165,6 +165,7 @@ export class HDeformableDETR extends Module implements TrainableDetector {
     this.numQueriesOne2many = positiveInt('num_queries_one2many', opts.num_queries_one2many, 0);
     this.numQueries = this.numQueriesOne2one + this.numQueriesOne2many;
     this.kOne2many = positiveInt('k_one2many', opts.k_one2many ?? 6, 0);
+    if (this.kOne2many > 0 && this.numQueriesOne2many === 0) throw new Error(`HDeformableDETR: k_one2many=${this.kOne2many} needs num_queries_one2many > 0 (or set k_one2many=0)`);
     this.lambdaOne2many = opts.lambda_one2many ?? 1.0;
     if (!(Number.isFinite(this.lambdaOne2many) && this.lambdaOne2many >= 0)) throw new Error(`HDeformableDETR: lambda_one2many must be a finite number >= 0, got ${opts.lambda_one2many}`);
     this.selectBoxNums = positiveInt('select_box_nums_for_evaluation', opts.select_box_nums_for_evaluation ?? 100);

@@ -209,6 +209,7 @@ describe('HDeformableDETR registry and options', () => {
     const backbone = tinyBackbone();
     const build = (o: Parameters<typeof buildTinyHDetr>[0]) => () => buildTinyHDetr({ ...o, backbone }).dispose();
     expect(build({ num_queries_one2many: 11 })).toThrow(/two_stage_num_proposals 18 must equal num_queries_one2one \+ num_queries_one2many = 17/);
+    expect(build({ num_queries_one2many: 0, k_one2many: 2 })).toThrow(/k_one2many=2 needs num_queries_one2many > 0/);
     expect(build({ with_box_refine: false })).toThrow(/with_box_refine=false is not implemented/);
     expect(build({ as_two_stage: false })).toThrow(/as_two_stage=false is not implemented/);
     expect(build({ mixed_selection: false })).toThrow(/mixed_selection false != the transformer's true/);
