@@ -4,6 +4,7 @@ export * from './masks';
 export * from './attention_args';
 export * from './multihead_attention';
 export * from './ms_deform_attn_core';
+export * from './ms_deform_attn_js';
 export * from './ms_deform_attn';
 export * from './ffn';
 export * from './transformer_layer';

@@ -8,7 +8,32 @@ import * as tf from '@tensorflow/tfjs';
 import { Dropout, Linear, Module, constant_, xavierUniform_ } from '@detr/core';
 import { register } from '@detr/registry';
 import type { AttentionArgs, AttentionModule } from './attention_args';
-import { msDeformAttnCore, msDeformAttnCoreAutodiff, type SpatialShapes } from './ms_deform_attn_core';
+import { msDeformAttnCoreAutodiff, msDeformAttnCoreGather, type SpatialShapes } from './ms_deform_attn_core';
+import { msDeformAttnCoreJs } from './ms_deform_attn_js';
+
+/**
+ * Which sampling implementation runs: 'js' (plain-JS loop, needs synchronous reads: cpu, wasm,
+ * tfjs-node), 'gather' (tfjs ops only, any backend), 'autodiff' (the reference), or 'auto' = 'js' on
+ * cpu / wasm / tensorflow backends and 'gather' elsewhere.
+ */
+export type MsDeformAttnImpl = 'auto' | 'js' | 'gather' | 'autodiff';
+
+const SYNC_BACKENDS = new Set(['cpu', 'wasm', 'tensorflow']);
+
+/** Multi-scale deformable attention sampling (see ms_deform_attn_core.ts) with the chosen implementation. */
+export function msDeformAttnCore(value: tf.Tensor, spatialShapes: SpatialShapes, samplingLocations: tf.Tensor, attentionWeights: tf.Tensor, impl: MsDeformAttnImpl = 'auto'): tf.Tensor {
+  const chosen = impl === 'auto' ? (SYNC_BACKENDS.has(tf.getBackend()) ? 'js' : 'gather') : impl;
+  switch (chosen) {
+    case 'js':
+      return msDeformAttnCoreJs(value, spatialShapes, samplingLocations, attentionWeights);
+    case 'gather':
+      return msDeformAttnCoreGather(value, spatialShapes, samplingLocations, attentionWeights);
+    case 'autodiff':
+      return msDeformAttnCoreAutodiff(value, spatialShapes, samplingLocations, attentionWeights);
+    default:
+      throw new Error(`msDeformAttnCore: unknown implementation '${impl}' (auto, js, gather, autodiff)`);
+  }
+}
 
 export interface MultiScaleDeformableAttentionOptions {
   embed_dim?: number;
@@ -20,8 +45,8 @@ export interface MultiScaleDeformableAttentionOptions {
   dropout?: number;
   /** Only batch-first [B, N, C] is supported (detrex's DINO passes batch_first=True). */
   batch_first?: boolean;
-  /** 'custom' (memory-bounded custom gradient, default) or 'autodiff' (reference). */
-  core?: 'custom' | 'autodiff';
+  /** Sampling implementation (not a detrex option): 'auto' (default), 'js', 'gather' or 'autodiff'. */
+  core?: MsDeformAttnImpl;
 }
 
 /** What one forward computed, for tests and debugging (detrex locals of the same names). */
@@ -38,7 +63,7 @@ export class MultiScaleDeformableAttention extends Module implements AttentionMo
   readonly numHeads: number;
   readonly numLevels: number;
   readonly numPoints: number;
-  readonly core: 'custom' | 'autodiff';
+  readonly core: MsDeformAttnImpl;
   readonly sampling_offsets: Linear;
   readonly attention_weights: Linear;
   readonly value_proj: Linear;
@@ -51,7 +76,7 @@ export class MultiScaleDeformableAttention extends Module implements AttentionMo
     this.numHeads = opts.num_heads ?? 8;
     this.numLevels = opts.num_levels ?? 4;
     this.numPoints = opts.num_points ?? 4;
-    this.core = opts.core ?? 'custom';
+    this.core = opts.core ?? 'auto';
     if (opts.batch_first === false) throw new Error('MultiScaleDeformableAttention: only batch_first=true is supported');
     if (this.embedDim % this.numHeads !== 0) {
       throw new Error(`MultiScaleDeformableAttention: embed_dim must be divisible by num_heads, but got ${this.embedDim} and ${this.numHeads}`);
@@ -126,8 +151,7 @@ export class MultiScaleDeformableAttention extends Module implements AttentionMo
       const attn = tf.softmax(this.attention_weights.forward(q).reshape([b, nq, h, l * p]), -1)
         .reshape([b, nq, h, l, p]); // [B,Nq,heads,L,P]
       const locations = samplingLocations(ref, offsets, spatialShapes, p);
-      const core = this.core === 'custom' ? msDeformAttnCore : msDeformAttnCoreAutodiff;
-      const sampled = core(value, spatialShapes, locations, attn); // [B,Nq,C]
+      const sampled = msDeformAttnCore(value, spatialShapes, locations, attn, this.core); // [B,Nq,C]
       if (trace) {
         trace.projected_value = tf.keep(value.clone());
         trace.sampling_locations = tf.keep(locations.clone());

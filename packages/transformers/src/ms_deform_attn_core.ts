@@ -7,8 +7,10 @@
  *
  * with pixel centres at integer coordinates and every corner outside [0,W-1]x[0,H-1] contributing 0.
  *
- * Two implementations with identical values:
- * - `msDeformAttnCore` (default): a custom gradient that keeps only the three inputs for backward and
+ * Implementations with identical values (`msDeformAttnCore` in ms_deform_attn.ts picks one):
+ * - `msDeformAttnCoreJs` (ms_deform_attn_js.ts, the default where the backend reads synchronously):
+ *   one plain-JS loop over the sampling points, forward and backward;
+ * - `msDeformAttnCoreGather`: tfjs ops only (any backend), a custom gradient that keeps only the three inputs for backward and
  *   recomputes the gathers there, so the tape never holds the [.., points, d] gathered tensors.
  *   Forward samples one (level, corner) at a time: the largest temporary is one gather of
  *   B*Nq*heads*P rows of d floats (plus its weighted copy).
@@ -20,7 +22,7 @@ import { stopGradient } from './stop_gradient';
 
 export type SpatialShapes = readonly (readonly [number, number])[];
 
-interface CoreDims {
+export interface CoreDims {
   b: number;
   nv: number;
   heads: number;
@@ -30,7 +32,7 @@ interface CoreDims {
   points: number;
 }
 
-function checkInputs(value: tf.Tensor, spatialShapes: SpatialShapes, loc: tf.Tensor, attn: tf.Tensor): CoreDims {
+export function checkInputs(value: tf.Tensor, spatialShapes: SpatialShapes, loc: tf.Tensor, attn: tf.Tensor): CoreDims {
   if (value.rank !== 4) throw new Error(`msDeformAttnCore: value must be [B, Nv, heads, d], got [${value.shape}]`);
   if (loc.rank !== 6 || loc.shape[5] !== 2) throw new Error(`msDeformAttnCore: sampling_locations must be [B, Nq, heads, L, P, 2], got [${loc.shape}]`);
   if (attn.rank !== 5) throw new Error(`msDeformAttnCore: attention_weights must be [B, Nq, heads, L, P], got [${attn.shape}]`);
@@ -161,7 +163,7 @@ export function msDeformAttnCoreAutodiff(value: tf.Tensor, spatialShapes: Spatia
  * -> [B,Nq,heads*d]. Gradients: d value (scatter-add of coef x dy), d attention weights
  * (bilinear x inside x <V_corner, dy>) and d locations (through the bilinear weights, times W_l / H_l).
  */
-export function msDeformAttnCore(value: tf.Tensor, spatialShapes: SpatialShapes, samplingLocations: tf.Tensor, attentionWeights: tf.Tensor): tf.Tensor {
+export function msDeformAttnCoreGather(value: tf.Tensor, spatialShapes: SpatialShapes, samplingLocations: tf.Tensor, attentionWeights: tf.Tensor): tf.Tensor {
   const dims = checkInputs(value, spatialShapes, samplingLocations, attentionWeights);
   const { b, nv, heads, d, nq, points } = dims;
   const forward = (v: tf.Tensor, loc: tf.Tensor, attn: tf.Tensor, save: tf.GradSaveFunc) => {

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RTOL, expectClose, fixtureRaw, fixtureTensor, loadFixture } from '@detr/core/testing';
-import { MultiScaleDeformableAttention, msDeformAttnCore, msDeformAttnCoreAutodiff, type MsDeformAttnTrace } from '../src/index';
+import { MultiScaleDeformableAttention, msDeformAttnCore, msDeformAttnCoreAutodiff, msDeformAttnCoreGather, msDeformAttnCoreJs, type MsDeformAttnImpl, type MsDeformAttnTrace } from '../src/index';
 
 const FILE = 'msda';
 
@@ -19,7 +19,7 @@ function spatialShapes(): [number, number][] {
   return Array.from({ length: v.length / 2 }, (_, i) => [v[2 * i], v[2 * i + 1]] as [number, number]);
 }
 
-const cores = { custom: msDeformAttnCore, autodiff: msDeformAttnCoreAutodiff };
+const cores = { js: msDeformAttnCoreJs, gather: msDeformAttnCoreGather, autodiff: msDeformAttnCoreAutodiff };
 
 describe('msDeformAttnCore (msda fixture, core/*)', () => {
   for (const [name, core] of Object.entries(cores)) {
@@ -44,15 +44,17 @@ describe('msDeformAttnCore (msda fixture, core/*)', () => {
     const v = tf.zeros([1, 10, 2, 4]);
     const loc = tf.zeros([1, 3, 2, 1, 2, 2]);
     const a = tf.zeros([1, 3, 2, 1, 2]);
-    expect(() => msDeformAttnCore(v, [[3, 3]], loc, a)).toThrow(/hold 9 tokens but value has 10/);
-    expect(() => msDeformAttnCore(v, [[2, 5]], loc, tf.zeros([1, 3, 2, 1, 3]))).toThrow(/attention_weights/);
+    for (const impl of ['js', 'gather', 'autodiff'] as const) {
+      expect(() => msDeformAttnCore(v, [[3, 3]], loc, a, impl)).toThrow(/hold 9 tokens but value has 10/);
+      expect(() => msDeformAttnCore(v, [[2, 5]], loc, tf.zeros([1, 3, 2, 1, 3]), impl)).toThrow(/attention_weights/);
+    }
     tf.dispose([v, loc, a]);
   });
 });
 
 const PARAMS = ['sampling_offsets.weight', 'sampling_offsets.bias', 'attention_weights.weight', 'attention_weights.bias', 'value_proj.weight', 'value_proj.bias', 'output_proj.weight', 'output_proj.bias'];
 
-function buildModule(paramCase: string, core: 'custom' | 'autodiff' = 'custom'): MultiScaleDeformableAttention {
+function buildModule(paramCase: string, core: MsDeformAttnImpl): MultiScaleDeformableAttention {
   const cfg = loadFixture(FILE).config;
   const m = new MultiScaleDeformableAttention({ embed_dim: cfg.embed_dim, num_heads: cfg.num_heads, num_levels: cfg.num_levels, num_points: cfg.num_points, dropout: 0, batch_first: true, core });
   const sd = new Map(PARAMS.map((k) => [k, fixtureTensor(FILE, `mod/${paramCase}/param/${k}`)]));
@@ -62,11 +64,11 @@ function buildModule(paramCase: string, core: 'custom' | 'autodiff' = 'custom'):
 }
 
 describe('MultiScaleDeformableAttention module (msda fixture, mod/*)', () => {
-  for (const paramCase of ['init', 'rand']) {
-    for (const refCase of ['ref2d', 'ref4d']) {
-      it(`${paramCase}/${refCase}: output, intermediates and every gradient`, () => {
+  for (const [paramCase, refCase, core] of [['init', 'ref2d', 'js'], ['init', 'ref4d', 'gather'], ['rand', 'ref2d', 'gather'], ['rand', 'ref4d', 'js'], ['rand', 'ref4d', 'autodiff']] as const) {
+    {
+      it(`${paramCase}/${refCase} (${core} sampling): output, intermediates and every gradient`, () => {
         const prefix = `mod/${paramCase}/${refCase}`;
-        const m = buildModule(paramCase);
+        const m = buildModule(paramCase, core);
         const query = tf.variable(fixtureTensor(FILE, 'mod/query'));
         const queryPos = tf.variable(fixtureTensor(FILE, 'mod/query_pos'));
         const value = tf.variable(fixtureTensor(FILE, 'mod/value'));
@@ -153,7 +155,7 @@ function coreRef64(value: Float64Array, shapes: [number, number][], loc: Float64
 }
 
 describe('msDeformAttnCore gradients against finite differences of a float64 reference', () => {
-  it('d value, d locations, d attention weights (every element)', () => {
+  for (const impl of ['js', 'gather'] as const) it(`${impl}: d value, d locations, d attention weights (every element)`, () => {
     const shapes: [number, number][] = [[4, 5], [2, 3]];
     const [b, nq, heads, d, points] = [2, 3, 2, 3, 2];
     const nv = 26;
@@ -178,9 +180,9 @@ describe('msDeformAttnCore gradients against finite differences of a float64 ref
     const tl = tf.tensor(Float32Array.from(loc), [b, nq, heads, levels, points, 2]);
     const ta = tf.tensor(Float32Array.from(attn), [b, nq, heads, levels, points]);
     const tu = tf.tensor(Float32Array.from(up), [b, nq, heads * d]);
-    const out = msDeformAttnCore(tv, shapes, tl, ta);
+    const out = msDeformAttnCore(tv, shapes, tl, ta, impl);
     expectClose(out, coreRef64(value, shapes, loc, attn, b, nq, heads, d, points), RTOL.activation, 'forward vs float64 reference');
-    const grads = tf.grads((v, l, a) => msDeformAttnCore(v, shapes, l, a).mul(tu).sum())([tv, tl, ta]);
+    const grads = tf.grads((v, l, a) => msDeformAttnCore(v, shapes, l, a, impl).mul(tu).sum())([tv, tl, ta]);
 
     const fd = (arr: Float64Array, which: number) => {
       const eps = 1e-6;

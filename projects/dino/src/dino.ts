@@ -313,6 +313,22 @@ export class DINO extends Module {
     });
   }
 
+  /** The engine's training entry (`TrainableDetector.forwardTrain`): the weighted loss dict. */
+  forwardTrain(batch: DetectorBatch): Record<string, tf.Scalar> {
+    return this.losses(batch);
+  }
+
+  /** The engine's evaluation entry (`TrainableDetector.predict`): eval forward + post-processing. */
+  predict(batch: DetectorBatch): Detections[] {
+    if (!batch.imageSizes) throw new Error('DINO.predict: batch.imageSizes is required');
+    const outputs = this.forward(batch, { training: false });
+    try {
+      return this.inference(outputs, batch.imageSizes, batch.origSizes);
+    } finally {
+      tf.dispose(outputs as unknown as tf.TensorContainer);
+    }
+  }
+
   /** Eval post-processing of `forward`'s outputs: top select_box_nums_for_evaluation over Q x C, rescaled and clipped. */
   inference(outputs: Predictions, imageSizes: readonly (readonly [number, number])[], origSizes?: readonly (readonly [number, number])[]): Detections[] {
     return dinoInference(outputs.pred_logits, outputs.pred_boxes, this.selectBoxNums, imageSizes, origSizes);

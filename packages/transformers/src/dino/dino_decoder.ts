@@ -112,12 +112,15 @@ export class DINOTransformerDecoder extends TransformerLayerSequence {
       const [b, nq] = reference.shape as [number, number];
       const ratios = last === 4 ? tf.concat([args.valid_ratios, args.valid_ratios], -1) : args.valid_ratios; // [B,L,last]
       this.layers.toArray().forEach((layer, i) => {
-        // Each layer's temporaries are freed by its own tidy; its outputs live until the outer one ends.
-        [output, reference] = tf.tidy(() => {
+        // Each layer's temporaries are freed by its own tidy; what it returns lives until the outer one ends.
+        const [out, nextRef, state, interRef] = tf.tidy(() => {
           const refInput = reference.expandDims(2).mul(ratios.expandDims(1)); // [B,Nq,L,last]
           const refLevel0 = refInput.slice([0, 0, 0, 0], [b, nq, 1, last]).reshape([b, nq, last]);
-          const queryPos = this.ref_point_head.forward(getSinePosEmbed(refLevel0)); // sine [B,Nq,last*128] -> [B,Nq,C]
-          const out = layer.forward(output, {
+          // detrex uses get_sine_pos_embed's default 128 features per coordinate (= embed_dim / 2 at 256);
+          // embed_dim / 2 keeps ref_point_head's 2*embed_dim input for other widths.
+          const querySine = getSinePosEmbed(refLevel0, { num_pos_feats: this.embedDim / 2 }); // [B,Nq,last*C/2]
+          const queryPos = this.ref_point_head.forward(querySine); // [B,Nq,C]
+          const layerOut = layer.forward(output, {
             key: args.memory,
             value: args.memory,
             query_pos: queryPos,
@@ -128,27 +131,25 @@ export class DINOTransformerDecoder extends TransformerLayerSequence {
             level_start_index: args.level_start_index,
           });
           let refined: tf.Tensor | null = null;
-          let nextRef = reference;
+          let detached = reference;
           if (this.bbox_embed) {
-            const tmp = this.bbox_embed.at(i).forward(out); // [B,Nq,4]
+            const tmp = this.bbox_embed.at(i).forward(layerOut); // [B,Nq,4]
             if (last === 4) {
               refined = tf.sigmoid(tmp.add(inverseSigmoid(reference)));
             } else {
               const xy = tmp.slice([0, 0, 0], [b, nq, 2]).add(inverseSigmoid(reference));
               refined = tf.sigmoid(tf.concat([xy, tmp.slice([0, 0, 2], [b, nq, tmp.shape[2]! - 2])], -1));
             }
-            nextRef = stopGradient(refined);
+            detached = stopGradient(refined);
           }
-          if (this.returnIntermediate) {
-            states.push(this.norm.forward(out));
-            references.push(this.lookForwardTwice && refined ? refined : nextRef);
-          } else if (i === this.numLayers - 1) {
-            states.push(out);
-            references.push(nextRef);
-          }
-          [...states, ...references].forEach((t) => tf.keep(t));
-          return [out, nextRef];
+          return [layerOut, detached, this.returnIntermediate ? this.norm.forward(layerOut) : layerOut, this.lookForwardTwice && refined ? refined : detached];
         });
+        output = out;
+        reference = nextRef;
+        if (this.returnIntermediate || i === this.numLayers - 1) {
+          states.push(state);
+          references.push(interRef);
+        }
       });
       return { states, references };
     });

@@ -134,7 +134,8 @@ export class DINOTransformer extends Module {
       const s = memory.shape[1]!;
       const k = this.twoStageNumProposals;
       if (k > s) throw new Error(`DINOTransformer: two_stage_num_proposals ${k} exceeds the ${s} encoder tokens`);
-      const topk = tf.topk(encOutputsClass.max(-1), k, true).indices; // [B,K] descending
+      // Indices are taken off the tape (tfjs would otherwise try to back-propagate an int32 gradient into TopK).
+      const topk = tf.topk(stopGradient(encOutputsClass.max(-1)), k, true).indices; // [B,K] descending
       const flatIdx = topk.add(tf.range(0, b * s, s, 'int32').reshape([b, 1])).reshape([-1]); // rows of [B*S, .]
       const topkCoordsUnact = tf.gather(encOutputsCoordUnact.reshape([b * s, 4]), flatIdx).reshape([b, k, 4]);
       let reference = tf.sigmoid(stopGradient(topkCoordsUnact)); // [B,K,4]
