@@ -5,7 +5,7 @@
  * pointer (as detectron2's) is replaced only after all three are on disk, so a process killed while
  * writing never replaces the last good checkpoint.
  */
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { rawToTensor, readJsonFile, readPth, readSafetensors, tensorToRaw, writeFileAtomic, writeSafetensors, type RawTensor } from '@detr/core';
@@ -36,6 +36,7 @@ export class Checkpointer {
 
   /** Write a checkpoint and point `last_checkpoint` at it. */
   save(name: string, data: CheckpointData): string {
+    mkdirSync(this.dir, { recursive: true });
     const weights = toRaw(data.model);
     if (data.ema) for (const [k, v] of toRaw(data.ema, 'ema.')) weights.set(k, v);
     writeSafetensors(join(this.dir, `${name}.safetensors`), weights, { format: 'detr-ts', layout: 'native' });

@@ -13,3 +13,5 @@ export * from './hooks/metrics';
 export * from './hooks/checkpoint';
 export * from './hooks/evaluation';
 export * from './hooks/plots';
+export * from './inference';
+export * from './launch';

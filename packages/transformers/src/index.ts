@@ -10,3 +10,5 @@ export * from './ffn';
 export * from './transformer_layer';
 export * from './dino/index';
 export * from './denoising/cdn_queries';
+export * from './conditional_attention';
+export * from './row_column_attention';
