@@ -12,6 +12,7 @@ import { depthwiseConv2dGradOverride } from './depthwise_conv2d_grad';
 import { type GradientOverride, installGradientOverride } from './gradient_override';
 import { gatherNdGradOverride, stridedSliceGradOverride, topKGradOverride } from './indexing_grads';
 import { batchMatMulGradOverride } from './matmul_grad';
+import { fastSliceKernels } from './slice_wasm';
 import { unsortedSegmentSumWasmKernel } from './unsorted_segment_sum_wasm';
 
 export interface FastKernelEntry {
@@ -48,16 +49,45 @@ const KERNELS: KernelEntry[] = [
   },
 ];
 
-let installed = false;
+/** wasm kernels replaced (they exist but copy the whole input per call); see slice_wasm.ts. */
+const REPLACED_WASM_KERNELS: { name: string; why: string }[] = [
+  { name: 'Slice', why: "wasm's Slice copies the WHOLE input out of the heap on every call (readSync); reads it in place instead" },
+  { name: 'Unpack', why: 'one whole-input copy per output (via Slice): unstack of [16,1024,1024] took ~2 s; now one pass' },
+  { name: 'SplitV', why: 'one whole-input copy per output (via Slice); now one pass' },
+  { name: 'StridedSlice', why: 'its contiguous branch goes through the copying Slice; that branch now reads in place' },
+];
 
-/** Installs every override and kernel (once per process; later calls do nothing). */
-export function installFastKernels(): void {
-  if (installed) return;
-  for (const o of gradientOverrides()) installGradientOverride(o);
-  for (const { config } of KERNELS) {
-    if (tf.getKernel(config.kernelName, config.backendName) == null) tf.registerKernel(config);
+let installed = false;
+let wasmReplaced = false;
+
+/**
+ * Replaces the wasm kernels of REPLACED_WASM_KERNELS (once). Needs the wasm package's kernels to be
+ * registered (importing @tensorflow/tfjs-backend-wasm does that); returns false when they are not yet.
+ */
+export function installWasmKernelReplacements(): boolean {
+  if (wasmReplaced) return true;
+  if (tf.getKernel('Slice', 'wasm') == null) return false;
+  for (const config of fastSliceKernels()) {
+    tf.unregisterKernel(config.kernelName, 'wasm');
+    tf.registerKernel(config);
   }
-  installed = true;
+  wasmReplaced = true;
+  return true;
+}
+
+/**
+ * Installs every override and kernel. Idempotent: gradients and added kernels once per process; the
+ * wasm replacements as soon as the wasm package is loaded (initWasmBackend calls this again after).
+ */
+export function installFastKernels(): void {
+  if (!installed) {
+    for (const o of gradientOverrides()) installGradientOverride(o);
+    for (const { config } of KERNELS) {
+      if (tf.getKernel(config.kernelName, config.backendName) == null) tf.registerKernel(config);
+    }
+    installed = true;
+  }
+  installWasmKernelReplacements();
 }
 
 export function fastKernelsInstalled(): boolean {
@@ -69,5 +99,6 @@ export function fastKernelList(): FastKernelEntry[] {
   return [
     ...gradientOverrides().map((o) => ({ name: o.kernelName, type: 'gradient' as const, backends: o.backends, why: o.why })),
     ...KERNELS.map(({ config, why }) => ({ name: config.kernelName, type: 'kernel' as const, backends: [config.backendName], why })),
+    ...REPLACED_WASM_KERNELS.map(({ name, why }) => ({ name, type: 'kernel' as const, backends: ['wasm'], why })),
   ];
 }

@@ -10,3 +10,4 @@ export * from './matmul_grad';
 export * from './comparison_grads';
 export * from './indexing_grads';
 export * from './unsorted_segment_sum_wasm';
+export * from './slice_wasm';

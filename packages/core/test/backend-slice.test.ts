@@ -1,0 +1,81 @@
+/**
+ * The wasm Slice / Unpack / SplitV / StridedSlice replacements (backend/slice_wasm.ts) move data only,
+ * so they must equal the cpu backend's results exactly, for every rank, dtype, axis and the edge cases
+ * (empty slices, whole-tensor slices, shrink / new axes, negative strides left to the original kernel).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { expectExact } from '@detr/core/testing';
+import { installFastKernels, withBackend } from '../src/backend/index';
+
+type Op = () => tf.Tensor | tf.Tensor[];
+
+async function onBoth(op: Op): Promise<{ wasm: { shape: number[]; values: number[] }[]; cpu: { shape: number[]; values: number[] }[] }> {
+  const run = () =>
+    tf.tidy(() => {
+      const out = op();
+      return (Array.isArray(out) ? out : [out]).map((t) => ({ shape: [...t.shape], values: Array.from(t.dataSync() as ArrayLike<number>) }));
+    });
+  return { cpu: await withBackend('cpu', run), wasm: await withBackend('wasm', run, { threads: 2 }) };
+}
+
+function same(r: Awaited<ReturnType<typeof onBoth>>, label: string): void {
+  expect(r.wasm.length, label).toBe(r.cpu.length);
+  r.cpu.forEach((c, i) => {
+    expect(r.wasm[i].shape, `${label} [${i}] shape`).toEqual(c.shape);
+    expectExact(r.wasm[i].values, c.values, `${label} [${i}]`);
+  });
+}
+
+const iota = (shape: number[], dtype: 'float32' | 'int32' = 'float32') => tf.range(0, shape.reduce((p, v) => p * v, 1), 1, dtype).reshape(shape);
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  installFastKernels();
+});
+
+describe('wasm slicing kernels equal the cpu backend', () => {
+  it('slice: ranks 1-5, partial and whole axes, empty, int32 and bool', async () => {
+    const cases: [number[], number[], number[]][] = [
+      [[10], [3], [4]],
+      [[4, 5], [1, 0], [2, 5]],
+      [[4, 5], [0, 2], [4, 2]],
+      [[3, 4, 5], [1, 1, 1], [2, 2, 3]],
+      [[3, 4, 5], [2, 0, 0], [1, 4, 5]],
+      [[2, 3, 4, 5], [0, 1, 0, 2], [2, 1, 4, 3]],
+      [[2, 3, 2, 3, 4], [1, 0, 1, 1, 0], [1, 3, 1, 2, 4]],
+      [[3, 4], [1, 2], [0, 2]],
+      [[3, 4], [0, 0], [-1, -1]],
+    ];
+    for (const [shape, begin, size] of cases) {
+      same(await onBoth(() => tf.slice(iota(shape), begin, size)), `slice ${shape} ${begin} ${size}`);
+      same(await onBoth(() => tf.slice(iota(shape, 'int32'), begin, size)), `slice int32 ${shape}`);
+    }
+    same(await onBoth(() => tf.slice(tf.greater(iota([4, 6]), 11), [1, 1], [2, 4]).cast('int32')), 'slice bool');
+  });
+
+  it('unstack and split on every axis', async () => {
+    for (const axis of [0, 1, 2]) {
+      same(await onBoth(() => tf.unstack(iota([3, 4, 5]), axis)), `unstack axis ${axis}`);
+      same(await onBoth(() => tf.split(iota([4, 6, 4]), axis === 1 ? [1, 3, 2] : 2, axis)), `split axis ${axis}`);
+    }
+    same(await onBoth(() => tf.split(iota([4, 6], 'int32'), [0, 6, 0], 1)), 'split with empty parts');
+  });
+
+  it('stridedSlice: contiguous branch replaced, strided / reversed / identity left to tfjs', async () => {
+    const x = () => iota([4, 5, 6]);
+    const cases: [number[], number[], number[], number, number, number, number, number][] = [
+      [[1, 0, 0], [3, 5, 6], [1, 1, 1], 0, 0, 0, 0, 0], // dim-0 slice
+      [[1, 1, 2], [3, 4, 5], [1, 1, 1], 0, 0, 0, 0, 0], // simple slice
+      [[2, 1, 0], [3, 4, 6], [1, 1, 1], 0, 0, 0, 0, 1], // shrink axis 0
+      [[0, 1, 0], [4, 3, 6], [1, 1, 1], 0, 0, 0, 2, 0], // new axis
+      [[0, 0, 0], [4, 5, 6], [1, 2, 3], 0, 0, 0, 0, 0], // strided (C++ path)
+      [[3, 0, 0], [0, 5, 6], [-1, 1, 1], 1 << 1, 1 << 1, 0, 0, 0], // reversed
+      [[0, 0, 0], [4, 5, 6], [1, 1, 1], 0, 0, 0, 0, 0], // identity
+      [[2, 0, 0], [2, 5, 6], [1, 1, 1], 0, 0, 0, 0, 0], // empty (begin = end; begin > end fails in tfjs-core itself)
+    ];
+    for (const [b, e, s, bm, em, el, na, sh] of cases) {
+      same(await onBoth(() => tf.stridedSlice(x(), b, e, s, bm, em, el, na, sh)), `stridedSlice ${b}:${e}:${s} masks ${bm},${em},${el},${na},${sh}`);
+    }
+  });
+});
