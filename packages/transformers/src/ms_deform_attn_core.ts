@@ -71,10 +71,11 @@ interface Corner {
 }
 
 /**
- * The four corners of level l for locations locL [B,Nq,heads,P,2]. The value table is value
+ * The four corners of level l for locations locL [B,Nq,heads,P,2], each built lazily (call it inside
+ * the corner's tidy so only one corner's index tensors live at a time). The value table is value
  * [B,Nv,heads,d] viewed as [B*Nv*heads, d] (no transpose): row = (b*Nv + start + y*W + x)*heads + head.
  */
-function levelCorners(locL: tf.Tensor, dims: CoreDims, hl: number, wl: number, start: number): Corner[] {
+function levelCorners(locL: tf.Tensor, dims: CoreDims, hl: number, wl: number, start: number): (() => Corner)[] {
   const { b, nv, heads, nq, points } = dims;
   const [locX, locY] = tf.unstack(locL, -1); // 2 x [B,Nq,heads,P]
   const x = locX.mul(wl).sub(0.5);
@@ -100,10 +101,10 @@ function levelCorners(locL: tf.Tensor, dims: CoreDims, hl: number, wl: number, s
     return { rows, inside, bilinear, dBilinearDfx: dfx, dBilinearDfy: dfy };
   };
   return [
-    corner(0, 0, gx.mul(gy), gy.neg(), gx.neg()),
-    corner(1, 0, fx.mul(gy), gy, fx.neg()),
-    corner(0, 1, gx.mul(fy), fy.neg(), gx),
-    corner(1, 1, fx.mul(fy), fy, fx),
+    () => corner(0, 0, gx.mul(gy), gy.neg(), gx.neg()),
+    () => corner(1, 0, fx.mul(gy), gy, fx.neg()),
+    () => corner(0, 1, gx.mul(fy), fy.neg(), gx),
+    () => corner(1, 1, fx.mul(fy), fy, fx),
   ];
 }
 
@@ -125,12 +126,13 @@ function sampleForward(table: tf.Tensor2D, spatialShapes: SpatialShapes, loc: tf
     acc = tf.tidy(() => {
       const [locL, attnL] = levelSlices(loc, attn, dims, l);
       let accL = previous;
-      for (const c of levelCorners(locL, dims, hl, wl, starts[l])) {
-        // One corner at a time bounds the peak to one gather (+ its weighted copy).
+      for (const makeCorner of levelCorners(locL, dims, hl, wl, starts[l])) {
+        // One corner at a time bounds the peak to one gather (and its index tensors).
         const sampled = tf.tidy(() => {
-          const coef = c.bilinear.mul(c.inside).mul(attnL).reshape([b * nq * heads, points, 1]); // [B*Nq*h, P, 1]
+          const c = makeCorner();
+          const coef = c.bilinear.mul(c.inside).mul(attnL).reshape([b * nq * heads, 1, points]); // [B*Nq*h, 1, P]
           const gathered = tf.gather(table, c.rows).reshape([b * nq * heads, points, d]); // [B*Nq*h, P, d]
-          return gathered.mul(coef).sum(1); // [B*Nq*h, d]
+          return tf.matMul(coef, gathered).reshape([b * nq * heads, d]); // sum over P: [B*Nq*h, d]
         });
         accL = accL ? accL.add(sampled) : sampled;
       }
@@ -187,8 +189,9 @@ export function msDeformAttnCoreGather(value: tf.Tensor, spatialShapes: SpatialS
           let dA: tf.Tensor = tf.zeros([b, nq, heads, points]);
           let dFx: tf.Tensor = tf.zeros([b, nq, heads, points]);
           let dFy: tf.Tensor = tf.zeros([b, nq, heads, points]);
-          for (const c of levelCorners(locL, dims, hl, wl, starts[l])) {
+          for (const makeCorner of levelCorners(locL, dims, hl, wl, starts[l])) {
             [dvL, dA, dFx, dFy] = tf.tidy(() => {
+              const c = makeCorner();
               const coef = c.bilinear.mul(c.inside).mul(attnL); // [B,Nq,h,P]
               // dValue[row] += coef * dy; scatterND sums duplicate rows.
               const updates = dyRows.mul(coef.reshape([b * nq * heads, points, 1])).reshape([-1, d]); // [B*Nq*h*P, d]
