@@ -15,3 +15,4 @@ export * from './hooks/evaluation';
 export * from './hooks/plots';
 export * from './inference';
 export * from './launch';
+export * from './analysis';
