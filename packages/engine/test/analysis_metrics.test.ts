@@ -151,7 +151,7 @@ describe('best-regressed samples on the hand-worked image', () => {
 
   it('names the image and field of bad input', () => {
     const acc = new AlignmentAccumulator();
-    expect(() => acc.addImage({ ...HAND.pred, logits: HAND.pred.logits.slice(1) }, HAND.target, undefined, 'image id 7')).toThrow(/image id 7: logits has 14 values/);
+    expect(() => acc.addImage({ ...HAND.pred, logits: Array.from(HAND.pred.logits).slice(1) }, HAND.target, undefined, 'image id 7')).toThrow(/image id 7: logits has 14 values/);
     expect(() => acc.addImage(HAND.pred, { labels: [0, 3], boxes: HAND.target.boxes }, undefined, 'image id 8')).toThrow(/image id 8: target label 1 is 3/);
     expect(() => acc.addImage(HAND.pred, HAND.target, { src: [9], tgt: [0] }, 'image id 9')).toThrow(/image id 9: match pair 0 has query 9/);
     expect(() => new AlignmentAccumulator({ recall_multiples: [1, 3] })).toThrow(/include 1 and 2/);
