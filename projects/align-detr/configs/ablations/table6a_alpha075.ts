@@ -1,0 +1,8 @@
+/**
+ * Align-DETR paper Table 6(a), row "alpha = 0.75" (COCO val: AP 47.6).
+ * The base config with `model.criterion.class_loss.alpha=0.75`; rows in ./_rows.ts.
+ */
+import * as base from '../aligndetr_k3_r50_4scale_12ep';
+import { ablationConfig } from './_rows';
+
+export const { model, dataloader, optimizer, lr_multiplier, train } = ablationConfig(base, 'table6a_alpha075');

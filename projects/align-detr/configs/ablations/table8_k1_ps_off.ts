@@ -1,0 +1,8 @@
+/**
+ * Align-DETR paper Table 8, row "k = 1, PS weighting off (baseline)" (COCO val: AP 50.0 / AP50 67.8 / AP75 54.5).
+ * The base config with `model.criterion.match_num=[1,1,1,1,1,1,1]`, `model.criterion.tau=Infinity`; rows in ./_rows.ts.
+ */
+import * as base from '../aligndetr_k3_r50_4scale_12ep';
+import { ablationConfig } from './_rows';
+
+export const { model, dataloader, optimizer, lr_multiplier, train } = ablationConfig(base, 'table8_k1_ps_off');

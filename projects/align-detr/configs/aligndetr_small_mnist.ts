@@ -1,0 +1,52 @@
+/**
+ * Align-DETR at a small scale for the embedded MNIST-detection dataset: exactly the shrink of DINO's
+ * `projects/dino/configs/dino_small_mnist.ts` (ResNet-18 with GroupNorm trained from scratch, 128-d
+ * transformer with 2 encoder and 3 decoder layers, 4 levels, 30 queries, 10 denoising queries; a
+ * projects test checks that the two resolved configs differ only in the detector class, the criterion
+ * and the output folder), with Align-DETR's criterion at the official k = 2:
+ * match_num [encoder, decoder 0, decoder 1, last] = [2, 2, 2, 1], tau 1.5. Sized to train on a 2-core CPU
+ * (wasm backend) in under 30 minutes. The project's default config.
+ */
+import { cloneConfig } from '@detr/registry';
+import { defaultCocoScheduler } from '../../../configs/common/coco_schedule';
+import { dataloader as mnistData } from '../../../configs/common/data/mnist_det';
+import { AdamWConfig } from '../../../configs/common/optim';
+import { train as commonTrain } from '../../../configs/common/train';
+import { model as alignModel } from './models/aligndetr_r50';
+
+export const model = cloneConfig(alignModel);
+Object.assign(model, {
+  num_classes: 10,
+  num_queries: 30,
+  embed_dim: 128,
+  dn_number: 10,
+  select_box_nums_for_evaluation: 100,
+});
+Object.assign(model.backbone as object, { depth: 18, norm: 'GN', freeze_at: 0 });
+Object.assign(model.position_embedding as object, { num_pos_feats: 64 });
+Object.assign(model.neck as object, {
+  input_shapes: { res3: { channels: 128 }, res4: { channels: 256 }, res5: { channels: 512 } },
+  out_channels: 128,
+  norm_layer: { type: 'GroupNorm', num_groups: 32, num_channels: 128 },
+});
+const transformer = model.transformer as Record<string, Record<string, unknown>>;
+Object.assign(transformer.encoder, { embed_dim: 128, num_heads: 4, feedforward_dim: 512, num_layers: 2 });
+Object.assign(transformer.decoder, { embed_dim: 128, num_heads: 4, feedforward_dim: 512, num_layers: 3 });
+Object.assign(model.criterion as object, { match_num: [2, 2, 2, 1], tau: 1.5 });
+
+export const dataloader = cloneConfig(mnistData);
+
+export const optimizer = cloneConfig(AdamWConfig);
+optimizer.lr = 2e-4;
+optimizer.weight_decay = 1e-4;
+
+export const lr_multiplier = defaultCocoScheduler(12, 10, 0.1);
+
+export const train = {
+  ...cloneConfig(commonTrain),
+  output_dir: './output/aligndetr_small_mnist',
+  max_iter: 3000,
+  eval_period: 1000,
+  log_period: 20,
+  checkpointer: { period: 500, max_to_keep: 2 },
+};
