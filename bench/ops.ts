@@ -16,7 +16,7 @@
  */
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { bmm, conv2d, linear, matMul, setFastGradientsEnabled } from '@detr/core';
+import { bmm, conv2d, linear, matMul, setBmmKernelSplitMinMacs, setFastBatchMatMulEnabled, setFastGradientsEnabled } from '@detr/core';
 import { type BenchRow, type RowResult, describeBackend, fmtMs, machineLine, printTable, runChild, runRows, setupBackend } from './common';
 
 interface Args {
@@ -165,7 +165,9 @@ function rows(kind: string, fullCpu: boolean): BenchRow[] {
   const K = rand([16, 64, 1024]);
   const bmmCases: [number, number, number, number][] = [
     [64, 16, 16, 16],
+    [64, 24, 24, 24],
     [64, 32, 32, 32],
+    [64, 48, 48, 48],
     [16, 100, 32, 100],
     [16, 300, 32, 300],
   ];
@@ -173,12 +175,21 @@ function rows(kind: string, fullCpu: boolean): BenchRow[] {
   const segX = rand([900, 256]);
   const segIds = tf.randomUniform([900], 0, 2000, 'int32', 3) as tf.Tensor1D;
   const useUpstream = { setup: () => setFastGradientsEnabled(false), teardown: () => setFastGradientsEnabled(true) };
+  const wasm = kind === 'wasm';
+  // tfjs-wasm's own BatchMatMul kernel (detr-ts replaces it on wasm; see backend/batch_matmul_wasm.ts).
+  const tfjsKernel = { setup: () => setFastBatchMatMulEnabled(false), teardown: () => setFastBatchMatMulEnabled(true) };
+  const splitAt = (macs: number) => {
+    let prev = 0;
+    return { setup: () => (prev = setBmmKernelSplitMinMacs(macs)), teardown: () => setBmmKernelSplitMinMacs(prev) };
+  };
+  const onlyWasm = wasm ? undefined : 'wasm-only comparison';
   const out: BenchRow[] = [
     { name: 'matmul 1024^3', fn: () => tf.matMul(A, B), flops: 2 * 1024 ** 3 },
     { name: 'matmul 1024^3 transposeA (tf.matMul flag)', fn: () => tf.matMul(A, B, true, false), flops: 2 * 1024 ** 3, baseline: 'matmul 1024^3' },
     { name: 'matmul 1024^3 transposeA (ops matMul)', fn: () => matMul(A, B, { transposeA: true }), flops: 2 * 1024 ** 3, baseline: 'matmul 1024^3' },
+    { name: 'matmul 1024^3 transposeA (tfjs-wasm kernel)', fn: () => tf.matMul(A, B, true, false), flops: 2 * 1024 ** 3, baseline: 'matmul 1024^3', skip: onlyWasm, ...tfjsKernel },
     { name: 'matmul 1024^3 transposeB (tf.matMul flag)', fn: () => tf.matMul(A, B, false, true), flops: 2 * 1024 ** 3, baseline: 'matmul 1024^3' },
-    { name: 'matmul 1024^3 transposeB (ops matMul)', fn: () => matMul(A, B, { transposeB: true }), flops: 2 * 1024 ** 3, baseline: 'matmul 1024^3' },
+    { name: 'matmul 1024^3 transposeB (tfjs-wasm kernel)', fn: () => tf.matMul(A, B, false, true), flops: 2 * 1024 ** 3, baseline: 'matmul 1024^3', skip: onlyWasm, ...tfjsKernel },
     { name: 'conv3x3 64->64 2x64x64 fwd', fn: () => conv2d(x, w, { padding: 1 }), flops: convFlops },
     { name: 'conv3x3 fwd+bwd (detr-ts gradient)', fn: () => convStep(), flops: 3 * convFlops, baseline: 'conv3x3 64->64 2x64x64 fwd' },
     {
@@ -203,13 +214,22 @@ function rows(kind: string, fullCpu: boolean): BenchRow[] {
     },
     { name: 'softmax 16x1024x1024', fn: () => tf.softmax(S) },
     { name: 'bmm 16x(1024x64 . 64x1024) (ops bmm)', fn: () => bmm(Q as tf.Tensor3D, K as tf.Tensor3D), flops: 2 * 16 * 1024 * 64 * 1024 },
-    { name: 'bmm 16x(1024x64 . 64x1024) (tf.matMul batched)', fn: () => tf.matMul(Q, K), flops: 2 * 16 * 1024 * 64 * 1024, baseline: 'bmm 16x(1024x64 . 64x1024) (ops bmm)', skip: slowCpu },
+    { name: 'bmm 16x(1024x64 . 64x1024) (tf.matMul)', fn: () => tf.matMul(Q, K), flops: 2 * 16 * 1024 * 64 * 1024, baseline: 'bmm 16x(1024x64 . 64x1024) (ops bmm)', skip: slowCpu },
+    {
+      name: 'bmm 16x(1024x64 . 64x1024) (tfjs-wasm kernel)',
+      fn: () => tf.matMul(Q, K),
+      flops: 2 * 16 * 1024 * 64 * 1024,
+      baseline: 'bmm 16x(1024x64 . 64x1024) (ops bmm)',
+      skip: onlyWasm,
+      ...tfjsKernel,
+    },
+    // The split threshold of backend/batch_matmul_wasm.ts: per-entry XNNPACK products vs the batched loop.
     ...bmmCases.flatMap(([b, m, k, n], i): BenchRow[] => {
       const [a3, b3] = bmmTensors[i];
       const name = `bmm ${b}x(${m}x${k} . ${k}x${n})`;
       return [
-        { name: `${name} split`, fn: () => tf.stack(tf.unstack(a3).map((ai, j) => tf.matMul(ai, tf.unstack(b3)[j]))), flops: 2 * b * m * k * n },
-        { name: `${name} batched kernel`, fn: () => tf.matMul(a3, b3), flops: 2 * b * m * k * n, baseline: `${name} split` },
+        { name: `${name} split`, fn: () => tf.matMul(a3, b3), flops: 2 * b * m * k * n, skip: onlyWasm, ...splitAt(0) },
+        { name: `${name} loop`, fn: () => tf.matMul(a3, b3), flops: 2 * b * m * k * n, baseline: `${name} split`, skip: onlyWasm, ...splitAt(Infinity) },
       ];
     }),
     { name: 'unsortedSegmentSum [900,256] -> 2000 (gather bwd)', fn: () => tf.unsortedSegmentSum(segX, segIds, 2000) },

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RTOL, expectClose } from '@detr/core/testing';
 import { BMM_SPLIT_MIN_MACS, bmm, matMul } from '../src/ops/matmul';
 import { linear } from '../src/ops/linear';
-import { installFastKernels, setFastGradientsEnabled, withBackend } from '../src/backend/index';
+import { installFastKernels, setFastBatchMatMulEnabled, setFastGradientsEnabled, withBackend } from '../src/backend/index';
 import { seeded } from './ops-reference';
 
 type Flags = { transposeA: boolean; transposeB: boolean };
@@ -82,10 +82,15 @@ describe('matMul / BatchMatMul gradient', () => {
     for (const [m, k, n] of CASES2D) {
       const [as, bs] = shapes([], m, k, n, f);
       const ref = await reference(as, bs, f, 3);
-      for (const backend of ['wasm', 'cpu'] as const) {
-        for (const useOps of [true, false]) {
-          const got = await withBackend(backend, () => run(as, bs, f, useOps, 3), { threads: 2 });
-          compare(got, ref, `${m}x${k}x${n} ${flagName(f)} ${backend} ${useOps ? 'ops.matMul' : 'tf.matMul'}`);
+      for (const backend of ['wasm', 'wasm (tfjs kernel)', 'cpu'] as const) {
+        const prev = setFastBatchMatMulEnabled(backend !== 'wasm (tfjs kernel)'); // off: ops/matmul's own flag-free path
+        try {
+          for (const useOps of [true, false]) {
+            const got = await withBackend(backend === 'cpu' ? 'cpu' : 'wasm', () => run(as, bs, f, useOps, 3), { threads: 2 });
+            compare(got, ref, `${m}x${k}x${n} ${flagName(f)} ${backend} ${useOps ? 'ops.matMul' : 'tf.matMul'}`);
+          }
+        } finally {
+          setFastBatchMatMulEnabled(prev);
         }
       }
     }
@@ -99,8 +104,15 @@ describe('matMul / BatchMatMul gradient', () => {
     ]) {
       const [as, bs] = shapes([3], m, k, n, f);
       const ref = await reference(as, bs, f, 7);
-      const got = await withBackend('wasm', () => run(as, bs, f, true, 7), { threads: 2 });
-      compare(got, ref, `[3] ${m}x${k}x${n} ${flagName(f)}`);
+      for (const kernelOn of [true, false]) {
+        const prev = setFastBatchMatMulEnabled(kernelOn); // off: ops/matmul's own split path
+        try {
+          const got = await withBackend('wasm', () => run(as, bs, f, true, 7), { threads: 2 });
+          compare(got, ref, `[3] ${m}x${k}x${n} ${flagName(f)} ${kernelOn ? 'detr-ts kernel' : 'ops split'}`);
+        } finally {
+          setFastBatchMatMulEnabled(prev);
+        }
+      }
     }
     await withBackend('wasm', () =>
       tf.tidy(() => {

@@ -11,3 +11,4 @@ export * from './comparison_grads';
 export * from './indexing_grads';
 export * from './unsorted_segment_sum_wasm';
 export * from './slice_wasm';
+export * from './batch_matmul_wasm';

@@ -4,17 +4,20 @@
  * The wasm BatchMatMul kernel (tfjs-backend-wasm/src/cc/batch_mat_mul_impl.cc) calls XNNPACK's
  * fully-connected operator only when neither transpose flag is set AND both batch sizes are 1; every
  * other case runs a scalar blocked loop (measured: transposeA ~60x, transposeB ~15x slower than the
- * plain product, batched products at 1.6-1.8 GFLOP/s; /work/shared/PERF-NOTES.md). On wasm these
- * helpers therefore
+ * plain product, batched products at 1.6-1.8 GFLOP/s; /work/shared/PERF-NOTES.md). Once
+ * installFastKernels() has run, detr-ts's own wasm BatchMatMul kernel (backend/batch_matmul_wasm.ts)
+ * does this for every tf.matMul, and these helpers are tf.matMul. On wasm without it they
  *  - replace a transpose flag by an explicit `tf.transpose` of whichever operand(s) cost the fewest
  *    element moves, using (Bᵀ·Aᵀ)ᵀ where that is cheaper;
  *  - fold a shared right operand into one 2-d product ([B*M, K]·[K, N]);
  *  - run a genuinely batched product as one 2-d XNNPACK product per batch entry when each is large
  *    enough (`BMM_SPLIT_MIN_FLOPS`, measured with bench/ops.ts), else the batched kernel.
- * On every other backend they are tf.matMul with the same flags (cpu and tfjs-node have no such cliff).
+ * Everywhere else they are tf.matMul with the same flags (cpu and tfjs-node have no such cliff), with
+ * mismatched batch broadcasts made explicit (see broadcastBatches).
  * All paths are differentiable (transpose/reshape/unstack/stack/BatchMatMul have gradients).
  */
 import * as tf from '@tensorflow/tfjs';
+import { fastBatchMatMulActive } from '../backend/batch_matmul_wasm';
 
 export interface MatMulOptions {
   transposeA?: boolean;
@@ -27,9 +30,12 @@ export interface MatMulOptions {
  */
 export const BMM_SPLIT_MIN_MACS = 16 * 16 * 16;
 
-/** True when products should avoid transpose flags and batched kernels (the wasm backend). */
+/**
+ * True when these helpers must avoid transpose flags and batched kernels themselves: the wasm backend
+ * without detr-ts's BatchMatMul kernel.
+ */
 export function prefersPlainMatMul(): boolean {
-  return tf.getBackend() === 'wasm';
+  return tf.getBackend() === 'wasm' && !fastBatchMatMulActive();
 }
 
 function swapLast2(t: tf.Tensor): tf.Tensor {
