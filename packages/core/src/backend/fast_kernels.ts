@@ -50,7 +50,7 @@ const KERNELS: KernelEntry[] = [
   },
 ];
 
-/** wasm kernels replaced (they exist but copy the whole input per call); see slice_wasm.ts. */
+/** wasm kernels replaced because tfjs-wasm's are far slower than they need be (slice_wasm.ts, batch_matmul_wasm.ts). */
 const REPLACED_WASM_KERNELS: { name: string; why: string }[] = [
   { name: 'Slice', why: "wasm's Slice copies the WHOLE input out of the heap on every call (readSync); reads it in place instead" },
   { name: 'Unpack', why: 'one whole-input copy per output (via Slice): unstack of [16,1024,1024] took ~2 s; now one pass' },

@@ -1,9 +1,10 @@
 /**
- * Gradient of BatchMatMul (every tf.matMul) without transpose flags on wasm. tfjs-core's gradient
- * (gradients/BatchMatMul_grad.ts) computes dA = dy·Bᵀ and dB = Aᵀ·dy with transpose flags, which wasm
- * runs in a scalar loop (transposeA ~60x, transposeB ~15x slower than the XNNPACK product,
- * PERF-NOTES); here the same products go through ops/matmul's `matMul`, which makes the transposes
- * explicit. It also reduces over broadcast batch dimensions, which the upstream gradient does not.
+ * Gradient of BatchMatMul (every tf.matMul). tfjs-core's gradient (gradients/BatchMatMul_grad.ts)
+ * computes dA = dy·Bᵀ and dB = Aᵀ·dy with transpose flags, which tfjs-wasm's own kernel runs in a
+ * scalar loop (transposeA ~60x, transposeB ~15x slower than the XNNPACK product, PERF-NOTES), and it
+ * does not reduce over broadcast batch dimensions (so x[B,N,C]·W[C,O] cannot be differentiated).
+ * Here the same products go through ops/matmul's `matMul` (flag-free on wasm when detr-ts's wasm
+ * BatchMatMul kernel is not installed) and broadcast batch dimensions are summed.
  */
 import * as tf from '@tensorflow/tfjs';
 import { matMul } from '../ops/matmul';
@@ -30,8 +31,8 @@ export const batchMatMulGradOverride: GradientOverride = {
   backends: 'all',
   inputsToSave: ['a', 'b'],
   why:
-    "tfjs's gradient uses transposeA/transposeB products, which wasm runs outside XNNPACK (15-60x slower); " +
-    'explicit transposes + plain products instead, and broadcast batch dims are summed',
+    "tfjs's gradient does not sum over broadcast batch dims (x[B,N,C]·W[C,O] fails) and uses transpose flags, which " +
+    "tfjs-wasm's own kernel runs 13-95x slower; products via ops/matmul (flag-free where needed) and the broadcast sum",
   gradFunc: (dy, saved, attrs) => {
     const [a, b] = saved;
     const g = dy as tf.Tensor;
