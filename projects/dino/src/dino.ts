@@ -105,7 +105,7 @@ export interface DINOOptions {
    * (the batch's masks, as in training).
    */
   eval_mask?: 'zeros' | 'real';
-  /** Random stream of the CDN noise; defaults to the global seeded Rng. */
+  /** Random stream of the CDN noise; defaults to the global seeded Rng at each forward (seedEverything). */
   rng?: Rng;
 }
 
@@ -142,7 +142,8 @@ export class DINO extends Module {
   readonly boxNoiseScale: number;
   readonly inputFormat: string;
   readonly evalMask: 'zeros' | 'real';
-  readonly rng: Rng;
+  /** The CDN noise stream given in the options, or null for the global Rng (read at each forward). */
+  readonly rng: Rng | null;
 
   constructor(opts: DINOOptions) {
     super();
@@ -167,7 +168,7 @@ export class DINO extends Module {
     this.boxNoiseScale = opts.box_noise_scale ?? 1.0;
     this.inputFormat = opts.input_format ?? 'RGB';
     this.evalMask = opts.eval_mask ?? 'zeros';
-    this.rng = opts.rng ?? getGlobalRng();
+    this.rng = opts.rng ?? null;
     this.criterion = opts.criterion ?? null;
 
     // Children in detrex's registration order (state_dict order).
@@ -239,7 +240,7 @@ export class DINO extends Module {
             num_queries: this.numQueries,
             num_classes: this.numClasses,
             label_enc: this.label_enc,
-            rng: this.rng,
+            rng: this.rng ?? getGlobalRng(),
           })
         : null;
 

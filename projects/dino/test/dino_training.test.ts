@@ -4,7 +4,9 @@
 // the post-processing (rescale, clip, empty boxes dropped) on hand-made outputs.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng, seedEverything } from '@detr/core';
+import { seedEverything } from '@detr/core';
+import { DINOCriterion, SigmoidFocalLoss, expandWeightDict, sumLosses } from '@detr/criteria';
+import { HungarianMatcher } from '@detr/matchers';
 import { expectClose } from '@detr/core/testing';
 import { dinoInference, type DINO, type DetectorBatch } from '../src/index';
 import { buildTinyDino } from './tiny_model';
@@ -127,6 +129,34 @@ describe('DINO training forward (tiny model)', () => {
     expect(seen).toEqual(expect.arrayContaining(['pred_logits', 'pred_boxes', 'aux_outputs', 'enc_outputs', 'dn_outputs', 'dn_meta']));
     expect(Object.keys(losses).sort()).toEqual(['loss_a', 'loss_b']);
     expect(losses.loss_a.dataSync()[0] / 2).toBeCloseTo(out.pred_boxes.sum().dataSync()[0], 3);
+    model.dispose();
+  });
+});
+
+describe('DINO with the DINO criterion (@detr/criteria)', () => {
+  it("produces detrex's loss keys and a few Adam steps lower the weighted total", () => {
+    seedEverything(6);
+    const criterion = new DINOCriterion({
+      num_classes: 3,
+      matcher: new HungarianMatcher({ cost_class: 2, cost_bbox: 5, cost_giou: 2 }),
+      class_loss: new SigmoidFocalLoss({ alpha: 0.25, gamma: 2 }),
+      weight_dict: expandWeightDict({ loss_class: 1, loss_bbox: 5, loss_giou: 2 }, { num_aux: 1, enc: true, dn: true }),
+    });
+    const model = buildTinyDino({ criterion }).train();
+    const batch = makeBatch();
+    const keys = Object.keys(tf.tidy(() => model.losses(batch) as unknown as tf.TensorContainer) as Record<string, tf.Tensor>).sort();
+    expect(keys).toEqual(Object.keys(criterion.weight_dict).sort());
+    const opt = tf.train.adam(1e-3);
+    const vars = model.trainableVariables().map((v) => v.variable);
+    const totals: number[] = [];
+    for (let step = 0; step < 6; step++) {
+      const cost = opt.minimize(() => sumLosses(model.losses(batch)), true, vars)!;
+      totals.push(cost.dataSync()[0]);
+      cost.dispose();
+    }
+    expect(totals.every(Number.isFinite)).toBe(true);
+    expect(totals[totals.length - 1]).toBeLessThan(totals[0]);
+    opt.dispose();
     model.dispose();
   });
 });
