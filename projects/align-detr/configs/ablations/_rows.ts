@@ -18,7 +18,7 @@
  * one-to-one on the last layer (the paper names the intermediate layers; the official k = 2 config
  * also uses k on the encoder).
  */
-import { applyOverrides, cloneConfig, resolveAt, type ConfigNode } from '@detr/registry';
+import { applyOverrides, cloneConfig, configToPlain, resolveAt, resolveConfig, type ConfigNode } from '@detr/registry';
 import '../../src/index'; // registers detector/iou_branch_detr for the Table 4 IoU-branch rows
 
 /** The paper's tables with the setting each row changes. */
@@ -128,25 +128,32 @@ export function matchNumForK(k: number, decoderLayers: number): number[] {
   return [...Array<number>(decoderLayers).fill(k), 1];
 }
 
-/** The override lines of a row's settings for a model with `decoderLayers` decoder layers. */
-export function settingsOverrides(s: AblationSettings, decoderLayers: number): string[] {
+/** The paper's default setting (section 4.1, Table A): what a row does not mention. */
+export const PAPER_DEFAULT = { k: 3, tau: 1.5, alpha: 0.25, w_pos: 't', w_neg: '1-t' } as const;
+
+/**
+ * The override lines of a row's settings for a model with `decoderLayers` decoder layers. With
+ * `skipDefaults` (a base in the paper's default setting) settings equal to the default need no line.
+ */
+export function settingsOverrides(s: AblationSettings, decoderLayers: number, skipDefaults = true): string[] {
   const lines: string[] = [];
+  const wanted = <K extends keyof typeof PAPER_DEFAULT>(key: K) => s[key] !== undefined && !(skipDefaults && s[key] === PAPER_DEFAULT[key]);
   if (s.iou_branch) {
     lines.push('model._target_=detector/iou_branch_detr');
     lines.push(`+model.iou_score_weight=${s.iou_branch.iou_score_weight}`);
   }
   if (s.class_loss) lines.push(`model.criterion.class_loss=${JSON.stringify(s.class_loss)}`);
-  if (s.alpha !== undefined) lines.push(`model.criterion.class_loss.alpha=${s.alpha}`);
-  if (s.w_pos !== undefined) lines.push(`model.criterion.class_loss.w_pos="${s.w_pos}"`);
-  if (s.w_neg !== undefined) lines.push(`model.criterion.class_loss.w_neg="${s.w_neg}"`);
-  if (s.k !== undefined) lines.push(`model.criterion.match_num=${JSON.stringify(matchNumForK(s.k, decoderLayers))}`);
-  if (s.tau !== undefined) lines.push(`model.criterion.tau=${s.tau}`);
+  if (wanted('alpha')) lines.push(`model.criterion.class_loss.alpha=${s.alpha}`);
+  if (wanted('w_pos')) lines.push(`model.criterion.class_loss.w_pos="${s.w_pos}"`);
+  if (wanted('w_neg')) lines.push(`model.criterion.class_loss.w_neg="${s.w_neg}"`);
+  if (wanted('k')) lines.push(`model.criterion.match_num=${JSON.stringify(matchNumForK(s.k!, decoderLayers))}`);
+  if (wanted('tau')) lines.push(`model.criterion.tau=${s.tau}`);
   return lines;
 }
 
 const R50_DECODER_LAYERS = 6;
 
-/** Every row, in paper order, with its override lines for the R50 base. */
+/** Every row, in paper order, with its override lines for the R50 base (the paper default). */
 export function ablationRows(): AblationRow[] {
   return ROWS.map((r) => ({ ...r, settings: { ...r.settings }, paper: { ...r.paper }, overrides: settingsOverrides(r.settings, R50_DECODER_LAYERS) }));
 }
@@ -157,11 +164,20 @@ export function ablationRow(name: string): AblationRow {
   return row;
 }
 
-/** The override lines of row `name` for the given config (reads its decoder depth). */
+/**
+ * The override lines that make row `name` from `cfg`, any Align-DETR config (e.g. the small MNIST one,
+ * whose decoder has 3 layers and k = 2): the row's settings over the paper default (the IA-BCE
+ * settings only when the row keeps IA-BCE), for the config's decoder depth, keeping only the lines
+ * that change something in `cfg`.
+ */
 export function ablationOverrides(cfg: ConfigNode, name: string): string[] {
   const row = ablationRow(name);
   const layers = Number(resolveAt(cfg, 'model.transformer.decoder.num_layers'));
-  return settingsOverrides(row.settings, layers);
+  const { k, tau, alpha, w_pos, w_neg } = PAPER_DEFAULT;
+  const defaults: AblationSettings = row.settings.class_loss ? { k, tau } : { k, tau, alpha, w_pos, w_neg };
+  const plainText = (c: ConfigNode) => JSON.stringify(configToPlain(resolveConfig(c)));
+  const before = plainText(cfg);
+  return settingsOverrides({ ...defaults, ...row.settings }, layers, false).filter((line) => plainText(applyOverrides(cfg, [line])) !== before);
 }
 
 /**
