@@ -22,7 +22,7 @@ export function barPlot(opts: { groups: BarGroup[]; series: string[]; title: str
   const ctx = canvas.getContext('2d');
   ctx.fillStyle = '#ffffff';
   ctx.fillRect(0, 0, width, height);
-  const left = 70, top = 40, right = 20, bottom = 110;
+  const left = 70, top = 64, right = 20, bottom = 110;
   const plotW = width - left - right, plotH = height - top - bottom;
 
   const tops: number[] = [0];
@@ -45,9 +45,12 @@ export function barPlot(opts: { groups: BarGroup[]; series: string[]; title: str
   ctx.strokeStyle = '#333';
   ctx.strokeRect(left, top, plotW, plotH);
   ctx.fillStyle = '#111';
-  ctx.font = 'bold 15px sans-serif';
   ctx.textAlign = 'center';
-  ctx.fillText(opts.title, left + plotW / 2, 24);
+  // The title shrinks to fit the width.
+  let titleSize = 15;
+  ctx.font = `bold ${titleSize}px sans-serif`;
+  while (titleSize > 8 && ctx.measureText(opts.title).width > width - 20) ctx.font = `bold ${--titleSize}px sans-serif`;
+  ctx.fillText(opts.title, width / 2, 24);
   ctx.font = '12px sans-serif';
   ctx.save();
   ctx.translate(16, top + plotH / 2);
@@ -110,15 +113,17 @@ export function barPlot(opts: { groups: BarGroup[]; series: string[]; title: str
     ctx.restore();
   });
 
-  // legend
+  // legend: one row between the title and the plot
   ctx.font = '12px sans-serif';
   ctx.textAlign = 'left';
+  let x = left;
   opts.series.forEach((name, i) => {
-    const yy = top + 14 + i * 16;
+    const yy = top - 14;
     ctx.fillStyle = PALETTE[i % PALETTE.length];
-    ctx.fillRect(left + plotW - 150, yy - 8, 12, 10);
+    ctx.fillRect(x, yy - 9, 12, 10);
     ctx.fillStyle = '#111';
-    ctx.fillText(name, left + plotW - 133, yy + 1);
+    ctx.fillText(name, x + 17, yy);
+    x += 17 + ctx.measureText(name).width + 18;
   });
   return canvas.toBuffer('image/png');
 }

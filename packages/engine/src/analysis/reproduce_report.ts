@@ -48,6 +48,8 @@ export function summarizeRows(rows: readonly ReportRow[], records: readonly RunR
 
 export interface ReportContext {
   title: string;
+  /** Short name for the plot titles (e.g. the set name); default the title. */
+  shortTitle?: string;
   /** The command that produced the report (shown so a reader can rerun it). */
   command: string;
   /** Planned seeds per row (to list what is missing). */
@@ -118,13 +120,14 @@ export function writeReproduceReport(dir: string, rows: readonly ReportRow[], re
     writeFileSync(join(dir, name), buf);
     files.push(join(dir, name));
   };
-  png('summary_ap.png', barPlot({ groups: group(['AP', 'AP50', 'AP75']), series: ['AP', 'AP50', 'AP75'], title: `${ctx.title}: box AP (mean ± std over seeds)`, ylabel: 'AP (%)' }));
+  const name = ctx.shortTitle ?? ctx.title;
+  png('summary_ap.png', barPlot({ groups: group(['AP', 'AP50', 'AP75']), series: ['AP', 'AP50', 'AP75'], title: `${name}: box AP (mean ± std over seeds)`, ylabel: 'AP (%)' }));
   png(
     'summary_alignment.png',
     barPlot({
       groups: group(['recall_top_n', 'recall_top_2n', 'pearson']),
       series: ['BR recall@N', 'BR recall@2N', 'Pearson r'],
-      title: `${ctx.title}: alignment (mean ± std over seeds)`,
+      title: `${name}: misalignment metrics (mean ± std over seeds)`,
       ylabel: 'recall / correlation',
     }),
   );
@@ -138,7 +141,7 @@ export function writeReproduceReport(dir: string, rows: readonly ReportRow[], re
           points: multiples.map((m) => [m, meanStd(s.runs.map((r) => (r.metrics as RunMetrics).recall_curve.find((p) => p.multiple === m)?.recall ?? null)).mean ?? NaN] as [number, number]),
         };
       }),
-      title: `${ctx.title}: recall of best-regressed samples among the top-k confident outputs (mean over seeds)`,
+      title: `${name}: BR recall among the top-k confident outputs (mean over seeds)`,
       xlabel: 'k / N',
       ylabel: 'BR recall',
     }),
