@@ -16,3 +16,4 @@ export * from './conv_norm_act';
 export * from './channel_mapper';
 export * from './input_projection';
 export * from './frozen_prefix';
+export * from './checkpoint_converters';
