@@ -1,10 +1,11 @@
 /**
- * DAB-DETR at a small scale for the embedded MNIST-detection dataset (the project's default config):
- * a ResNet-18 with GroupNorm trained from scratch (no ImageNet weights are downloaded), cut after res4
- * (stride 16, 256 channels: the digits are 15-40 px, so a stride-32 res5 would leave 3-5 cells per
- * side; this plays the role of the DC5 variant), 128-d transformer with 2 encoder and 3 decoder layers
- * (4 heads, PReLU FFN 512), 30 anchor queries, the R50 config's losses and matcher. Sized to train on a
- * 2-core CPU (wasm backend) in under 30 minutes; every field can be overridden from the command line.
+ * DAB-DETR at a small scale for the embedded MNIST-detection dataset (the project's default config): a
+ * ResNet-18 with GroupNorm trained from scratch (no ImageNet weights are downloaded), cut after res4
+ * (stride 16, 256 channels: the digits are 15-40 px, so a stride-32 res5 would leave 3-5 cells per side;
+ * this plays the role of the DC5 variant), 128-d transformer with 2 encoder and 3 decoder layers (4
+ * heads, PReLU FFN 512), 30 anchor queries, the R50 config's losses and matcher. Aimed at training on a
+ * 2-core CPU (wasm backend) in under 30 minutes (train.max_iter is provisional until the speed work
+ * lands); every field can be overridden from the command line.
  */
 import { cloneConfig } from '@detr/registry';
 import { defaultCocoScheduler } from '../../../configs/common/coco_schedule';

@@ -2,14 +2,15 @@
  * H-Deformable-DETR at a small scale for the embedded MNIST-detection dataset (the project's default
  * config): a ResNet-18 with GroupNorm trained from scratch (no ImageNet weights are downloaded), 4 levels
  * of 128 channels, 128-d deformable transformer with 2 encoder and 3 decoder layers (4 heads), and the
- * hybrid branch at the R50 config's proportions: 30 one-to-one + 150 one-to-many queries (5x, as
- * 300 + 1500), targets repeated k_one2many = 6 times. Two-stage, box refinement, mixed selection and
- * look-forward-twice as in the full config. Sized to train on a 2-core CPU (wasm backend) in under
- * 30 minutes; every field can be overridden from the command line.
+ * hybrid branch at the R50 config's proportions: 30 one-to-one + 150 one-to-many queries (5x, as 300 +
+ * 1500), targets repeated k_one2many = 6 times. Two-stage, box refinement, mixed selection and
+ * look-forward-twice as in the full config. Aimed at training on a 2-core CPU (wasm backend) in under 30
+ * minutes (train.max_iter is provisional until the speed work lands); every field can be overridden from
+ * the command line.
  *
- * The 180 proposals are drawn from the encoder tokens of a batch, which must have at least as many:
- * the smallest training image (96 x 96 px) gives 12^2 + 6^2 + 3^2 + 2^2 = 193 tokens over the 4 levels,
- * so smaller `dataloader.train.transforms` sizes need fewer one-to-many queries.
+ * The 180 proposals are drawn from the encoder tokens of a batch, which must have at least as many: the
+ * smallest training image (96 x 96 px) gives 12^2 + 6^2 + 3^2 + 2^2 = 193 tokens over the 4 levels, so
+ * smaller `dataloader.train.transforms` sizes need fewer one-to-many queries.
  */
 import { cloneConfig } from '@detr/registry';
 import { defaultCocoScheduler } from '../../../configs/common/coco_schedule';
