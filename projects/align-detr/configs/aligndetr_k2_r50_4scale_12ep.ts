@@ -7,6 +7,7 @@
  */
 import { backboneLrFactor } from '@detr/engine';
 import { cloneConfig } from '@detr/registry';
+import { derivedMatchNum } from '../src/index';
 import { lr_multiplier_12ep } from '../../../configs/common/coco_schedule';
 import { dataloader as cocoData } from '../../../configs/common/data/coco_detr';
 import { AdamWConfig } from '../../../configs/common/optim';
@@ -14,7 +15,7 @@ import { train as commonTrain } from '../../../configs/common/train';
 import { model as alignModel } from './models/aligndetr_r50';
 
 export const model = cloneConfig(alignModel);
-Object.assign(model.criterion as object, { match_num: [2, 2, 2, 2, 2, 2, 1], tau: 1.5 });
+Object.assign(model.criterion as object, { match_num: derivedMatchNum(2), tau: 1.5 }); // [2,2,2,2,2,2,1]
 
 export const dataloader = cloneConfig(cocoData);
 export const lr_multiplier = cloneConfig(lr_multiplier_12ep);

@@ -6,10 +6,11 @@
  * This is the base of every ablation config (ablations/).
  */
 import { cloneConfig } from '@detr/registry';
+import { derivedMatchNum } from '../src/index';
 import * as base from './aligndetr_k2_r50_4scale_12ep';
 
 export const model = cloneConfig(base.model);
-Object.assign(model.criterion as object, { match_num: [3, 3, 3, 3, 3, 3, 1], tau: 1.5 });
+Object.assign(model.criterion as object, { match_num: derivedMatchNum(3), tau: 1.5 }); // [3,3,3,3,3,3,1]
 export const dataloader = cloneConfig(base.dataloader);
 export const optimizer = cloneConfig(base.optimizer);
 export const lr_multiplier = cloneConfig(base.lr_multiplier);

@@ -3,8 +3,8 @@
  * `projects/dino/configs/dino_small_mnist.ts` (ResNet-18 with GroupNorm trained from scratch, 128-d
  * transformer with 2 encoder and 3 decoder layers, 4 levels, 30 queries, 10 denoising queries; a
  * projects test checks that the two resolved configs differ only in the detector class, the criterion
- * and the output folder), with Align-DETR's criterion at the official k = 2:
- * match_num [encoder, decoder 0, decoder 1, last] = [2, 2, 2, 1], tau 1.5. Sized to train on a 2-core CPU
+ * and the output folder), with Align-DETR's criterion at the official k = 2 (match_num follows the
+ * decoder depth: [encoder, decoder 0, decoder 1, last] = [2, 2, 2, 1]), tau 1.5. Sized to train on a 2-core CPU
  * (wasm backend) in under 30 minutes. The project's default config.
  */
 import { cloneConfig } from '@detr/registry';
@@ -32,7 +32,6 @@ Object.assign(model.neck as object, {
 const transformer = model.transformer as Record<string, Record<string, unknown>>;
 Object.assign(transformer.encoder, { embed_dim: 128, num_heads: 4, feedforward_dim: 512, num_layers: 2 });
 Object.assign(transformer.decoder, { embed_dim: 128, num_heads: 4, feedforward_dim: 512, num_layers: 3 });
-Object.assign(model.criterion as object, { match_num: [2, 2, 2, 1], tau: 1.5 });
 
 export const dataloader = cloneConfig(mnistData);
 

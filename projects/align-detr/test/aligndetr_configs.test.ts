@@ -71,6 +71,12 @@ describe('the other experiment configs', () => {
     expect(ours).toEqual(plain(applyOverrides(k2, ['model.criterion.match_num=[3,3,3,3,3,3,1]', 'train.output_dir=./output/aligndetr_k3_12ep'])));
   });
 
+  it('match_num follows the decoder depth (last layer one-to-one) unless set as a list', async () => {
+    expect(plain(applyOverrides(k2, ['model.transformer.decoder.num_layers=3'])).model.criterion.match_num).toEqual([2, 2, 2, 1]);
+    expect(plain(applyOverrides(await load('aligndetr_k3_r50_4scale_12ep'), ['model.transformer.decoder.num_layers=2'])).model.criterion.match_num).toEqual([3, 3, 1]);
+    expect(plain(applyOverrides(k2, ['model.transformer.decoder.num_layers=3', 'model.criterion.match_num=[1,2,2,1]'])).model.criterion.match_num).toEqual([1, 2, 2, 1]);
+  });
+
   it("the project's default config is the small MNIST one", () => {
     expect(findConfigFile(undefined, 'align-detr')).toBe(join(dir, 'aligndetr_small_mnist.ts'));
   });

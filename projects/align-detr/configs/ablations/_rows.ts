@@ -19,7 +19,7 @@
  * also uses k on the encoder).
  */
 import { applyOverrides, cloneConfig, configToPlain, resolveAt, resolveConfig, type ConfigNode } from '@detr/registry';
-import '../../src/index'; // registers detector/iou_branch_detr for the Table 4 IoU-branch rows
+import { matchNumForK } from '../../src/index'; // also registers detector/iou_branch_detr (Table 4 IoU-branch rows)
 
 /** The paper's tables with the setting each row changes. */
 export const ABLATION_TABLES = {
@@ -120,13 +120,6 @@ const ROWS: RowSpec[] = [
   { name: 'tableB_tsq_focal_neg', table: 'B', label: 'w_pos = (t-s)^2, w_neg = (1-t)s^2', settings: { k: 1, w_pos: '(t-s)^2', w_neg: '(1-t)s^2' }, paper: n(49.8, 66.2, 54.5) },
   { name: 'tableB_ia_bce', table: 'B', label: 'w_pos = t, w_neg = 1-t (IA-BCE)', settings: { k: 1 }, paper: n(50.0, 67.8, 54.5) },
 ];
-
-/** match_num for k: [encoder, decoder 0 .. L-2, last] = [k]*L + [1]. */
-export function matchNumForK(k: number, decoderLayers: number): number[] {
-  if (!(Number.isInteger(k) && k >= 1)) throw new Error(`ablation: k must be an integer >= 1, got ${k}`);
-  if (!(Number.isInteger(decoderLayers) && decoderLayers >= 1)) throw new Error(`ablation: decoder layers must be an integer >= 1, got ${decoderLayers}`);
-  return [...Array<number>(decoderLayers).fill(k), 1];
-}
 
 /** The paper's default setting (section 4.1, Table A): what a row does not mention. */
 export const PAPER_DEFAULT = { k: 3, tau: 1.5, alpha: 0.25, w_pos: 't', w_neg: '1-t' } as const;

@@ -8,14 +8,16 @@
  *
  * match_num = [encoder, decoder 0..4, last] = [2,2,2,2,2,2,1] and tau 1.5 are the official k=2
  * experiment's values (`aligndetr_k=2_r50_4scale_12ep.py` sets them over the model file's
- * placeholders [1]*7 and 0.33, which no released config trains with).
+ * placeholders [1]*7 and 0.33, which no released config trains with). Here match_num is derived from
+ * the decoder depth (src/match_num.ts), so overriding the number of decoder layers keeps the last
+ * layer one-to-one.
  */
 import { ChannelMapper, ResNet } from '@detr/backbones';
 import { AlignDETRCriterion, derivedWeightDict, IABCELoss } from '@detr/criteria';
 import { MixedMatcher } from '@detr/matchers';
 import { L } from '@detr/registry';
 import { DINOTransformer, DINOTransformerDecoder, DINOTransformerEncoder, PositionEmbeddingSine } from '@detr/transformers';
-import { AlignDETR } from '../../src/index';
+import { AlignDETR, derivedMatchNum } from '../../src/index';
 
 export const model = L(AlignDETR)({
   backbone: L(ResNet)({
@@ -73,7 +75,7 @@ export const model = L(AlignDETR)({
     class_loss: L(IABCELoss)({ alpha: 0.25, gamma: 2.0, w_pos: 't', w_neg: '1-t', w_bg: 's^gamma', min_quality: 0.01 }),
     base_weight_dict: { loss_class: 1, loss_bbox: 5.0, loss_giou: 2.0 },
     weight_dict: derivedWeightDict({ num_aux: 'model.transformer.decoder.num_layers', minus_one: true, enc: true, dn: true }),
-    match_num: [2, 2, 2, 2, 2, 2, 1],
+    match_num: derivedMatchNum(2), // [2,2,2,2,2,2,1] with 6 decoder layers
     tau: 1.5,
     two_stage_binary_cls: false,
   }),
