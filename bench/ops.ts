@@ -12,7 +12,8 @@
  *   npx tsx bench/ops.ts --full-cpu           # also the cpu rows that take minutes
  *   npx tsx bench/ops.ts --torch-script > /tmp/torch_ops.py && /usr/bin/python3 /tmp/torch_ops.py > /tmp/torch.json
  *   npx tsx bench/ops.ts --torch /tmp/torch.json   # adds tfjs / PyTorch ratios
- *   options: --rounds N (default 7), --budget-ms N per row (default 20000), --json FILE (raw results)
+ *   options: --rounds N (default 7), --budget-ms N per row (default 20000), --json FILE (raw results),
+ *            --rows REGEX (only rows whose name matches; their baseline rows are kept)
  */
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
@@ -28,6 +29,7 @@ interface Args {
   torch?: string;
   json?: string;
   torchScript: boolean;
+  rows?: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -47,6 +49,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--torch') a.torch = v();
     else if (k === '--json') a.json = v();
     else if (k === '--torch-script') a.torchScript = true;
+    else if (k === '--rows') a.rows = v();
     else throw new Error(`bench/ops.ts: unknown option ${k}`);
   }
   return a;
@@ -293,7 +296,13 @@ async function child(args: Args): Promise<void> {
   const info = await setupBackend(spec);
   const log = (l: string) => process.stderr.write(`[${spec}] ${l}\n`);
   log(`backend ${describeBackend(info)}; ${machineLine()}`);
-  const results = runRows(rows(info.kind, args.fullCpu), { rounds: args.rounds, rowBudgetMs: args.budgetMs, log });
+  let all = rows(info.kind, args.fullCpu);
+  if (args.rows) {
+    const re = new RegExp(args.rows);
+    const wanted = new Set(all.filter((r) => re.test(r.name)).flatMap((r) => (r.baseline ? [r.name, r.baseline] : [r.name])));
+    all = all.filter((r) => wanted.has(r.name));
+  }
+  const results = runRows(all, { rounds: args.rounds, rowBudgetMs: args.budgetMs, log });
   const res: ChildResult = { config: spec, backend: describeBackend(info), machine: machineLine(), rows: results };
   process.stdout.write(`${JSON.stringify(res)}\n`);
 }
@@ -340,7 +349,14 @@ async function main(): Promise<void> {
     return;
   }
   if (args.child) return child(args);
-  const passOn = ['--rounds', String(args.rounds), '--budget-ms', String(args.budgetMs), ...(args.fullCpu ? ['--full-cpu'] : [])];
+  const passOn = [
+    '--rounds',
+    String(args.rounds),
+    '--budget-ms',
+    String(args.budgetMs),
+    ...(args.fullCpu ? ['--full-cpu'] : []),
+    ...(args.rows ? ['--rows', args.rows] : []),
+  ];
   const all: ChildResult[] = [];
   for (const config of args.configs) {
     console.error(`running ${config} ...`);

@@ -1,12 +1,13 @@
 /**
- * The wasm Slice / Unpack / SplitV / StridedSlice replacements (backend/slice_wasm.ts) move data only,
- * so they must equal the cpu backend's results exactly, for every rank, dtype, axis and the edge cases
- * (empty slices, whole-tensor slices, shrink / new axes, negative strides left to the original kernel).
+ * The wasm Slice / Unpack / SplitV / StridedSlice / Transpose replacements (backend/slice_wasm.ts,
+ * transpose_wasm.ts) move data only, so they must equal the cpu backend's results exactly, for every
+ * rank, dtype, axis and the edge cases (empty slices, whole-tensor slices, shrink / new axes, negative
+ * strides left to the original kernel; size-1 and mergeable axes, short runs).
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expectExact } from '@detr/core/testing';
-import { installFastKernels, withBackend } from '../src/backend/index';
+import { installFastKernels, simplifyTranspose, withBackend } from '../src/backend/index';
 
 type Op = () => tf.Tensor | tf.Tensor[];
 
@@ -77,5 +78,28 @@ describe('wasm slicing kernels equal the cpu backend', () => {
     for (const [b, e, s, bm, em, el, na, sh] of cases) {
       same(await onBoth(() => tf.stridedSlice(x(), b, e, s, bm, em, el, na, sh)), `stridedSlice ${b}:${e}:${s} masks ${bm},${em},${el},${na},${sh}`);
     }
+  });
+});
+
+describe('wasm Transpose replacement equals the cpu backend', () => {
+  it('ranks 5 and 6: unmergeable (JS runs), mergeable (rank-4 kernel), size-1 axes, short last axis', async () => {
+    const cases: [number[], number[]][] = [
+      [[2, 12, 3, 4, 8], [2, 0, 3, 1, 4]], // JS run copy, run 8
+      [[2, 5, 3, 4, 9], [3, 1, 4, 0, 2]], // last axis moves: original kernel
+      [[2, 3, 4, 5, 6], [0, 3, 1, 2, 4]], // 1,2 merge -> rank 4
+      [[2, 1, 3, 1, 4, 8], [5, 3, 0, 2, 1, 4]], // size-1 axes dropped
+      [[2, 3, 2, 3, 2, 16], [4, 2, 0, 3, 1, 5]], // rank 6 JS path
+      [[3, 2, 4, 2, 3], [1, 0, 3, 2, 4]], // run 3 < 8: original kernel
+    ];
+    for (const [shape, perm] of cases) {
+      same(await onBoth(() => tf.transpose(iota(shape), perm)), `transpose ${shape} ${perm}`);
+      same(await onBoth(() => tf.transpose(iota(shape, 'int32'), perm)), `transpose int32 ${shape} ${perm}`);
+    }
+  });
+
+  it('simplifyTranspose drops size-1 axes and merges axes that stay adjacent', () => {
+    expect(simplifyTranspose([2, 3, 4, 5, 6], [0, 3, 1, 2, 4])).toEqual({ shape: [2, 12, 5, 6], perm: [0, 2, 1, 3] });
+    expect(simplifyTranspose([2, 1, 3], [2, 1, 0])).toEqual({ shape: [2, 3], perm: [1, 0] });
+    expect(simplifyTranspose([2, 3, 4], [0, 1, 2])).toEqual({ shape: [24], perm: [0] });
   });
 });

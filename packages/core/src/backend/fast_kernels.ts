@@ -14,6 +14,7 @@ import { gatherNdGradOverride, stridedSliceGradOverride, topKGradOverride } from
 import { batchMatMulGradOverride } from './matmul_grad';
 import { fastBatchMatMulKernel } from './batch_matmul_wasm';
 import { fastSliceKernels } from './slice_wasm';
+import { fastTransposeKernel } from './transpose_wasm';
 import { unsortedSegmentSumWasmKernel } from './unsorted_segment_sum_wasm';
 
 export interface FastKernelEntry {
@@ -50,7 +51,7 @@ const KERNELS: KernelEntry[] = [
   },
 ];
 
-/** wasm kernels replaced because tfjs-wasm's are far slower than they need be (slice_wasm.ts, batch_matmul_wasm.ts). */
+/** wasm kernels replaced because tfjs-wasm's are far slower than they need be (slice_wasm, batch_matmul_wasm, transpose_wasm). */
 const REPLACED_WASM_KERNELS: { name: string; why: string }[] = [
   { name: 'Slice', why: "wasm's Slice copies the WHOLE input out of the heap on every call (readSync); reads it in place instead" },
   { name: 'Unpack', why: 'one whole-input copy per output (via Slice): unstack of [16,1024,1024] took ~2 s; now one pass' },
@@ -61,6 +62,10 @@ const REPLACED_WASM_KERNELS: { name: string; why: string }[] = [
     why:
       'XNNPACK only without transpose flags and with batch 1 (else a scalar loop, 13-95x slower); explicit transposes, ' +
       'folded or per-entry 2-d products instead, and correct [2,1]x[3] batch broadcasting (the original overruns its buffers)',
+  },
+  {
+    name: 'Transpose',
+    why: 'rank >= 5 takes a per-element generic path (25x slower than rank 4); axes merged first, else contiguous runs copied in JS',
   },
 ];
 
@@ -74,7 +79,7 @@ let wasmReplaced = false;
 export function installWasmKernelReplacements(): boolean {
   if (wasmReplaced) return true;
   if (tf.getKernel('Slice', 'wasm') == null) return false;
-  for (const config of [...fastSliceKernels(), fastBatchMatMulKernel()]) {
+  for (const config of [...fastSliceKernels(), fastBatchMatMulKernel(), fastTransposeKernel()]) {
     tf.unregisterKernel(config.kernelName, 'wasm');
     tf.registerKernel(config);
   }

@@ -12,3 +12,4 @@ export * from './indexing_grads';
 export * from './unsorted_segment_sum_wasm';
 export * from './slice_wasm';
 export * from './batch_matmul_wasm';
+export * from './transpose_wasm';
