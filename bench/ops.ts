@@ -10,8 +10,11 @@
  *   npx tsx bench/ops.ts                      # cpu (slowest cpu rows skipped), wasm:1, wasm:2
  *   npx tsx bench/ops.ts --configs wasm:2     # one configuration
  *   npx tsx bench/ops.ts --full-cpu           # also the cpu rows that take minutes
- *   npx tsx bench/ops.ts --torch-script > /tmp/torch_ops.py && /usr/bin/python3 /tmp/torch_ops.py > /tmp/torch.json
- *   npx tsx bench/ops.ts --torch /tmp/torch.json   # adds tfjs / PyTorch ratios
+ *   npx tsx bench/ops.ts --torch-script > /tmp/torch_ops.py
+ *   /usr/bin/python3 /tmp/torch_ops.py 1 > /tmp/t1.json; /usr/bin/python3 /tmp/torch_ops.py 2 > /tmp/t2.json
+ *   npx tsx bench/ops.ts --torch /tmp/t1.json,/tmp/t2.json   # adds tfjs / PyTorch ratios
+ *   (PyTorch on Debian: apt-get install python3-torch libopenblas0-pthread; without OpenBLAS it uses
+ *   the reference BLAS, ~100x slower on matmul)
  *   options: --rounds N (default 7), --budget-ms N per row (default 20000), --json FILE (raw results),
  *            --rows REGEX (only rows whose name matches; their baseline rows are kept)
  */
@@ -248,7 +251,13 @@ function rows(kind: string, fullCpu: boolean): BenchRow[] {
 // ---------------------------------------------------------------- PyTorch side (run outside the project)
 
 const TORCH_SCRIPT = String.raw`# PyTorch timings for bench/ops.ts --torch (CPU, float32, medians of 7 after a warm-up).
-import json, sys, time, torch
+# Usage: python3 torch_ops.py THREADS > torch_THREADS.json   (one thread count per process: the BLAS
+# thread pool, e.g. OpenBLAS's, is sized from the environment before torch is imported)
+import json, os, sys, time
+THREADS = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+for var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
+    os.environ[var] = str(THREADS)
+import torch
 torch.manual_seed(0)
 def med(f, n=7):
     f(); ts = []
@@ -279,7 +288,7 @@ def run(threads):
     r['conv3x3 fwd+bwd (detr-ts gradient)'] = med(conv_step)
     r['transformer layer d256 seq1024 b2 fwd+bwd (ops)'] = med(layer_step)
     return r
-print(json.dumps({'torch': torch.__version__, 'results': {str(t): run(t) for t in (1, 2)}}))
+print(json.dumps({'torch': torch.__version__, 'results': {str(THREADS): run(THREADS)}}))
 `;
 
 // ---------------------------------------------------------------- driver
@@ -328,7 +337,8 @@ function report(all: ChildResult[], torch: { results: Record<string, Record<stri
   if (torch) {
     console.log('\ntfjs / PyTorch (same machine; PyTorch with the same thread count; wasm 1t vs torch 1, wasm 2t vs torch 2)\n');
     const t = [['op', ...all.filter((c) => c.config.startsWith('wasm')).map((c) => `${c.backend} / torch`)]];
-    for (const name of Object.keys(torch.results['1'] ?? {})) {
+    const names = [...new Set(Object.values(torch.results).flatMap((r) => Object.keys(r)))];
+    for (const name of names) {
       const cells = [name];
       for (const c of all.filter((x) => x.config.startsWith('wasm'))) {
         const threads = c.config.split(':')[1] ?? '1';
@@ -362,7 +372,11 @@ async function main(): Promise<void> {
     console.error(`running ${config} ...`);
     all.push(runChild<ChildResult>(import.meta.url, ['--child', config, ...passOn]));
   }
-  const torch = args.torch ? JSON.parse(fs.readFileSync(args.torch, 'utf8')) : null;
+  const torchResults: Record<string, Record<string, number>> = {};
+  for (const file of args.torch ? args.torch.split(',') : []) {
+    Object.assign(torchResults, (JSON.parse(fs.readFileSync(file, 'utf8')) as { results: Record<string, Record<string, number>> }).results);
+  }
+  const torch = args.torch ? { results: torchResults } : null;
   report(all, torch);
   if (args.json) fs.writeFileSync(args.json, JSON.stringify({ results: all, torch }, null, 1));
 }
