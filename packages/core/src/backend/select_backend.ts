@@ -80,6 +80,7 @@ async function loadNodePackage(pkg: string): Promise<void> {
 interface Chosen {
   kind: BackendKind;
   threads?: number;
+  requestedThreads?: number;
   simd?: boolean;
 }
 
@@ -97,7 +98,7 @@ async function tryKind(kind: BackendKind, threads: number): Promise<Chosen> {
     case 'wasm': {
       try {
         const r = await initWasmBackend({ threads });
-        return { kind, threads: r.threads, simd: r.simd };
+        return { kind, threads: r.threads, requestedThreads: r.requestedThreads, simd: r.simd };
       } catch (err) {
         if (err instanceof WasmConfigError) throw err; // a setup conflict, not an unusable backend
         throw new SkipError(`failed to initialise: ${(err as Error).message}`);
@@ -145,7 +146,10 @@ function parseThreads(opt: number | undefined): number {
 }
 
 function describe(c: Chosen): string {
-  if (c.kind === 'wasm') return `wasm (${c.simd ? 'SIMD' : 'no SIMD'}, ${c.threads} thread${c.threads === 1 ? '' : 's'})`;
+  if (c.kind === 'wasm') {
+    const asked = c.requestedThreads !== undefined && c.requestedThreads !== c.threads ? `; ${c.requestedThreads} requested${c.simd ? '' : ', threads need SIMD'}` : '';
+    return `wasm (${c.simd ? 'SIMD' : 'no SIMD'}, ${c.threads} thread${c.threads === 1 ? '' : 's'}${asked})`;
+  }
   if (c.kind === 'node-gpu') return 'tensorflow (tfjs-node-gpu, CUDA)';
   if (c.kind === 'node') return 'tensorflow (tfjs-node, CPU)';
   return 'cpu (pure JS: slow, meant for tests on small tensors)';
