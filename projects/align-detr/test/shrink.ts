@@ -1,6 +1,6 @@
 /**
- * Test-size versions of the R50 configs: overrides that shrink the detector (ResNet-18, 32-d transformer,
- * one encoder layer, 12 queries, 4 denoising queries) while keeping the 6 decoder layers, so the
+ * Test-size versions of the R50 configs: overrides that shrink the detector (ResNet-18 kept frozen, 32-d
+ * transformer, one encoder layer, 12 queries, 2 denoising queries) while keeping the 6 decoder layers, so the
  * many-to-one settings of a config (match_num = [encoder, decoder 0..4, last]) mean what they mean at
  * full size. Plus a synthetic batch and a one-step trainer for "instantiates and trains" checks.
  */
@@ -11,6 +11,8 @@ import { Trainer, type AdamW, type Batch, type ParamScheduler, type StepResult, 
 /** Shrink overrides for configs built on models/aligndetr_r50.ts (or DINO's dino_r50.ts). */
 export const R50_TEST_SHRINK: string[] = [
   'model.backbone.depth=18',
+  // The whole backbone frozen (run off the gradient tape): the rows differ in the criterion only.
+  'model.backbone.freeze_at=5',
   'model.neck.input_shapes={"res3":{"channels":128},"res4":{"channels":256},"res5":{"channels":512}}',
   'model.neck.out_channels=32',
   'model.neck.norm_layer={"type":"GroupNorm","num_groups":8,"num_channels":32}',
@@ -24,7 +26,7 @@ export const R50_TEST_SHRINK: string[] = [
   'model.transformer.decoder.num_heads=4',
   'model.transformer.decoder.feedforward_dim=64',
   'model.num_queries=12',
-  'model.dn_number=4',
+  'model.dn_number=2',
   'model.select_box_nums_for_evaluation=10',
 ];
 
