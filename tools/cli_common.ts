@@ -10,7 +10,10 @@ import { applyOverrides, loadConfigFile, resolveConfig, type ConfigNode } from '
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-export const PROJECTS = ['align-detr', 'dino', 'dab-detr', 'h-detr', 'anchor-detr'];
+/** Every folder of projects/ with a package.json (a new variant is found without registering it here). */
+export const PROJECTS = readdirSync(join(REPO_ROOT, 'projects'))
+  .filter((d) => existsSync(join(REPO_ROOT, 'projects', d, 'package.json')))
+  .sort();
 
 function projectDir(project: string): string {
   const dir = join(REPO_ROOT, 'projects', project);

@@ -13,30 +13,12 @@
 import 'reflect-metadata';
 import { basename, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs';
-import {
-  formatLoadReport,
-  rawToTensor,
-  readPth,
-  readSafetensors,
-  selectBackend,
-  tensorToRaw,
-  writeSafetensors,
-  type LoadReport,
-  type Module,
-  type RawTensor,
-} from '@detr/core';
-import { instantiate, listParts, resolvePart } from '@detr/registry';
+import { formatLoadReport, selectBackend, tensorToRaw, writeSafetensors, type LoadReport, type Module } from '@detr/core';
+import { convertCheckpointKeys, readWeightsFile } from '@detr/engine';
+import { instantiate } from '@detr/registry';
 import { REPO_ROOT, findConfigFile, loadAndResolve, splitPositionals } from './cli_common';
-
-/** @detr/engine's CheckpointConverter: what a registered `checkpoint_converter` factory returns. */
-interface KeyConverter {
-  matches(keys: string[]): boolean;
-  convert(tensors: Map<string, tf.Tensor>): Map<string, tf.Tensor>;
-  description: string;
-}
 
 export interface ConvertResult {
   report: LoadReport;
@@ -46,36 +28,15 @@ export interface ConvertResult {
   written: string[];
 }
 
-/** The tensors of a .pth (model state dict; other pickled objects kept opaque) or a safetensors file. */
-function readCheckpoint(path: string): { raw: Map<string, RawTensor>; layout: 'native' | 'torch' } {
-  if (!existsSync(path)) throw new Error(`checkpoint not found: ${path}`);
-  if (/\.(pth|pt)$/.test(path)) return { raw: readPth(path, { unknownGlobals: 'opaque' }).tensors, layout: 'torch' };
-  if (path.endsWith('.safetensors')) {
-    const file = readSafetensors(path);
-    return { raw: file.tensors, layout: file.metadata.layout === 'native' ? 'native' : 'torch' };
-  }
-  throw new Error(`${basename(path)}: expected a .pth / .pt (torch.save) or .safetensors file (detectron2 .pkl files: convert them to .pth first)`);
-}
-
-/** Key renaming by the first registered converter that claims the checkpoint (as train.init_checkpoint). */
-function applyKeyConverter(tensors: Map<string, tf.Tensor>): { tensors: Map<string, tf.Tensor>; converter: string | null } {
-  for (const id of listParts('checkpoint_converter')) {
-    const conv = (resolvePart(id, 'checkpoint_converter') as () => KeyConverter)();
-    if (conv.matches([...tensors.keys()])) return { tensors: conv.convert(tensors), converter: conv.description };
-  }
-  return { tensors, converter: null };
-}
-
 /**
  * Loads `input` into `model` non-strictly (PyTorch layout for .pth) and writes `output` in our layout:
  * the entries that loaded, or with `all` the whole state dict. `strict` fails on any missing,
  * unexpected or mismatched entry before writing anything.
  */
 export function convertCheckpoint(model: Module, input: string, output: string, opts: { strict?: boolean; all?: boolean; metadata?: Record<string, string> } = {}): ConvertResult {
-  const { raw, layout } = readCheckpoint(input);
-  const source = new Map([...raw].map(([k, r]) => [k, rawToTensor(r, `${basename(input)}: ${k}`)]));
+  const { tensors: source, layout } = readWeightsFile(input);
   try {
-    const { tensors, converter } = applyKeyConverter(source);
+    const { tensors, converter } = convertCheckpointKeys(source);
     const report = model.loadStateDict(tensors, { strict: false, layout });
     const problems = report.missing.length + report.unexpected.length + report.shapeMismatch.length;
     if (opts.strict && problems > 0) throw new Error(`${basename(input)} does not match the model (--strict):\n${formatLoadReport(report)}`);

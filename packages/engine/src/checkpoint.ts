@@ -93,7 +93,9 @@ export function readWeightsFile(path: string): { tensors: Map<string, tf.Tensor>
   if (!existsSync(path)) throw new Error(`checkpoint not found: ${path}`);
   if (path.endsWith('.pth') || path.endsWith('.pt') || path.endsWith('.pkl')) {
     if (path.endsWith('.pkl')) throw new Error(`${basename(path)}: detectron2 .pkl checkpoints are not supported; convert them to .pth or safetensors`);
-    const { tensors } = readPth(path);
+    // Training checkpoints also pickle trainer state (optimizer, scheduler, iteration): unknown classes
+    // there are kept as inert objects; only the state dict's tensors are used.
+    const { tensors } = readPth(path, { unknownGlobals: 'opaque' });
     return { tensors: fromRaw(tensors, basename(path)), layout: 'torch' };
   }
   const file = readSafetensors(path);

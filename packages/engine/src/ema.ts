@@ -11,7 +11,7 @@ export class ModelEMA {
   constructor(private readonly model: Module, readonly decay = 0.999) {
     if (!(decay > 0 && decay < 1)) throw new Error(`EMA decay must be in (0, 1), got ${decay}`);
     for (const [name, t] of model.stateDict()) {
-      if (t.dtype === 'float32') this.shadow.set(name, tf.variable(t.clone(), false));
+      if (t.dtype === 'float32') this.shadow.set(name, tf.tidy(() => tf.variable(t.clone(), false)));
     }
   }
 

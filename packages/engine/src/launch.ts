@@ -13,6 +13,7 @@ import {
   seedEverything,
   selectBackend,
   writeFileAtomic,
+  type LoadReport,
   type Module,
   type RngState,
 } from '@detr/core';
@@ -56,21 +57,27 @@ export interface CheckpointConverter {
   description: string;
 }
 
-/** Load `init_checkpoint` non-strictly, converting key names when a registered converter recognises them. */
-export function loadInitCheckpoint(model: Module, path: string, log: (l: string) => void): void {
-  const { tensors, layout } = readWeightsFile(path);
-  let named = tensors;
+/**
+ * Rename checkpoint keys with the first registered converter that recognises them (torchvision or
+ * detectron2 ResNet names -> `backbone.*`); other checkpoints are returned unchanged (converter null).
+ */
+export function convertCheckpointKeys(tensors: Map<string, tf.Tensor>): { tensors: Map<string, tf.Tensor>; converter: string | null } {
   for (const id of listParts('checkpoint_converter')) {
     const conv = (resolvePart(id, 'checkpoint_converter') as () => CheckpointConverter)();
-    if (conv.matches([...named.keys()])) {
-      log(`[checkpoint] ${basename(path)}: ${conv.description}`);
-      named = conv.convert(named);
-      break;
-    }
+    if (conv.matches([...tensors.keys()])) return { tensors: conv.convert(tensors), converter: conv.description };
   }
+  return { tensors, converter: null };
+}
+
+/** Load `init_checkpoint` non-strictly (converting key names when needed) and return the load report. */
+export function loadInitCheckpoint(model: Module, path: string, log: (l: string) => void): LoadReport {
+  const { tensors, layout } = readWeightsFile(path);
+  const { tensors: named, converter } = convertCheckpointKeys(tensors);
+  if (converter) log(`[checkpoint] ${basename(path)}: ${converter}`);
   const report = model.loadStateDict(named, { strict: false, layout });
   log(`[checkpoint] loaded ${basename(path)} (${layout} layout): ${formatLoadReport(report)}`);
-  for (const t of tensors.values()) t.dispose();
+  for (const t of new Set([...tensors.values(), ...named.values()])) t.dispose();
+  return report;
 }
 
 function requireNode(cfg: AnyConfig, path: string): AnyConfig {

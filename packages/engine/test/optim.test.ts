@@ -44,6 +44,11 @@ describe('AdamW', () => {
         { params: [{ name: 'b', variable: p2 }], lr: 0.001, weight_decay: 0, initial_lr: 0.001 },
       ],
     });
+    const before = tf.memory().numTensors;
+    const probe = new AdamW({ params: [{ params: [{ name: 'a', variable: p1 }], lr: 0.01, weight_decay: 0, initial_lr: 0.01 }] });
+    expect(tf.memory().numTensors - before).toBe(2); // exactly the two moment variables
+    probe.dispose();
+    expect(tf.memory().numTensors).toBe(before);
     const ref = [Array.from(p1.dataSync(), Number), Array.from(p2.dataSync(), Number)];
     const m = ref.map((p) => p.map(() => 0)), v = ref.map((p) => p.map(() => 0));
     const lrs = [0.01, 0.001], wds = [0.1, 0];

@@ -38,10 +38,11 @@ export class AdamW {
     this.eps = opts.eps ?? 1e-8;
     for (const g of this.groups) {
       for (const { variable } of g.params) {
-        this.moments.set(variable, {
-          m: tf.variable(tf.zerosLike(variable), false),
-          v: tf.variable(tf.zerosLike(variable), false),
-        });
+        // Created inside tidy so the zero tensors the variables copy are disposed (tf.variable keeps its input alive).
+        this.moments.set(
+          variable,
+          tf.tidy(() => ({ m: tf.variable(tf.zerosLike(variable), false), v: tf.variable(tf.zerosLike(variable), false) })) as Moments,
+        );
       }
     }
   }
