@@ -185,7 +185,7 @@ function rows(kind: string, fullCpu: boolean): BenchRow[] {
   // tfjs-wasm's own BatchMatMul kernel (detr-ts replaces it on wasm; see backend/batch_matmul_wasm.ts).
   const tfjsKernel = { setup: () => setFastBatchMatMulEnabled(false), teardown: () => setFastBatchMatMulEnabled(true) };
   const splitAt = (macs: number) => {
-    let prev = 0;
+    let prev: number | null = null;
     return { setup: () => (prev = setBmmKernelSplitMinMacs(macs)), teardown: () => setBmmKernelSplitMinMacs(prev) };
   };
   const onlyWasm = wasm ? undefined : 'wasm-only comparison';

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RTOL, expectClose } from '@detr/core/testing';
-import { bmmKernelSplitMinMacs, broadcastBatchIndex, installFastKernels, setFastGradientsEnabled, withBackend } from '../src/backend/index';
+import { broadcastBatchIndex, installFastKernels, setBmmKernelSplitMinMacs, setFastGradientsEnabled, withBackend } from '../src/backend/index';
 import { seeded } from './ops-reference';
 
 /** float64 C = op(A)·op(B) with numpy-style broadcasting of the batch dims. */
@@ -59,21 +59,22 @@ beforeAll(async () => {
 });
 
 describe('wasm BatchMatMul replacement', () => {
-  const big = Math.ceil(Math.cbrt(bmmKernelSplitMinMacs())) + 1;
   const CASES: { name: string; a: number[]; b: number[] }[] = [
     { name: '2-d, M << N', a: [3, 9], b: [9, 20] },
     { name: '2-d, M >> N', a: [20, 9], b: [9, 3] },
     { name: 'batch-1 3-d', a: [1, 5, 7], b: [1, 7, 6] },
     { name: 'shared right operand', a: [2, 3, 5, 7], b: [7, 6] },
-    { name: 'batched, small (original loop)', a: [4, 3, 5], b: [4, 5, 2] },
-    { name: 'batched, split', a: [3, big, big], b: [3, big, big] },
-    { name: 'broadcast batch 1 x 3', a: [1, big, big], b: [3, big, big] },
-    { name: 'broadcast [2,1] x [3] (small)', a: [2, 1, 3, 4], b: [3, 4, 5] },
-    { name: 'broadcast [2,1] x [3] (split)', a: [2, 1, big, big], b: [3, big, big] },
+    { name: 'batched', a: [4, 3, 5], b: [4, 5, 2] },
+    { name: 'broadcast batch 1 x 3', a: [1, 6, 5], b: [3, 5, 7] },
+    { name: 'broadcast [2,1] x [3]', a: [2, 1, 3, 4], b: [3, 4, 5] },
+    { name: 'broadcast [3] x [2,1]', a: [3, 6, 4], b: [2, 1, 4, 5] },
   ];
-  it.each(CASES)('$name: all transpose flags match float64', async (c) => {
-    for (const tA of [false, true]) {
-      for (const tB of [false, true]) {
+  // Split threshold 0: every batched product is split into 2-d ones; Infinity: the original loop
+  // wherever no broadcast index is needed.
+  it.each(CASES)('$name: all transpose flags, split and loop paths, match float64', async (c) => {
+    for (const [tA, tB, split] of [false, true].flatMap((x) => [false, true].flatMap((y) => [0, Infinity].map((z) => [x, y, z] as const)))) {
+      const prevSplit = setBmmKernelSplitMinMacs(split);
+      try {
         const swap = (s: number[], t: boolean) => (t ? [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]] : s);
         const as = swap(c.a, tA);
         const bs = swap(c.b, tB);
@@ -86,8 +87,10 @@ describe('wasm BatchMatMul replacement', () => {
             return { shape: y.shape, values: y.dataSync() as Float32Array };
           }), { threads: 2 },
         );
-        expect(got.shape, `${c.name} tA=${tA} tB=${tB}`).toEqual(ref.shape);
-        expectClose(got.values, ref.y, RTOL.activation, `${c.name} tA=${tA} tB=${tB}`);
+        expect(got.shape, `${c.name} tA=${tA} tB=${tB} split<${split}`).toEqual(ref.shape);
+        expectClose(got.values, ref.y, RTOL.activation, `${c.name} tA=${tA} tB=${tB} split<${split}`);
+      } finally {
+        setBmmKernelSplitMinMacs(prevSplit);
       }
     }
   });

@@ -13,11 +13,12 @@
  *    Cᵀ = Bᵀ·Aᵀ when that moves fewer elements, then the original kernel;
  *  - shared right operand (batchB = 1, no transposeA): one [batchA·M, K]·[K, N] product;
  *  - otherwise, per output batch entry, one 2-d product of slices (broadcast indices computed here),
- *    unless the entries are small (< BMM_KERNEL_SPLIT_MIN_MACS) and need no broadcasting, where the
+ *    unless the entries are small (bmmKernelSplitMinMacs()) and need no broadcasting, where the
  *    original loop is faster than per-entry operator setup.
  */
 import * as tf from '@tensorflow/tfjs';
 import { sliceFromHeap } from './slice_wasm';
+import { wasmInitResult } from './wasm_node';
 
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
@@ -25,17 +26,26 @@ interface WasmBackendLike {
   disposeData(dataId: tf.DataId, force?: boolean): boolean;
 }
 
-/** Per-entry multiply-adds (M·K·N) from which batched products are split (bench/ops.ts "bmm" rows). */
-let splitMinMacs = 32 * 32 * 32;
+/**
+ * Per-entry multiply-adds (M·K·N) from which batched products are split into 2-d XNNPACK products
+ * (bench/ops.ts "bmm" rows, 2-core machine under load): with 1 thread the split wins from 32³; with
+ * more, every XNNPACK call also wakes the thread pool (~0.1-0.2 ms under load), and the split wins
+ * only from ~300K (100x32x100 was even, 300x32x300 3.7x faster split).
+ */
+export const BMM_SPLIT_MIN_MACS_1_THREAD = 32 * 32 * 32;
+export const BMM_SPLIT_MIN_MACS_THREADS = 256 * 1024;
+
+let splitMinMacsOverride: number | null = null;
 
 export function bmmKernelSplitMinMacs(): number {
-  return splitMinMacs;
+  if (splitMinMacsOverride !== null) return splitMinMacsOverride;
+  return (wasmInitResult()?.threads ?? 1) > 1 ? BMM_SPLIT_MIN_MACS_THREADS : BMM_SPLIT_MIN_MACS_1_THREAD;
 }
 
-/** For benchmarks: changes the split threshold (Infinity: never split when no broadcast is needed). */
-export function setBmmKernelSplitMinMacs(macs: number): number {
-  const prev = splitMinMacs;
-  splitMinMacs = macs;
+/** For benchmarks: sets the split threshold (Infinity: never split when no broadcast is needed; null: default). */
+export function setBmmKernelSplitMinMacs(macs: number | null): number | null {
+  const prev = splitMinMacsOverride;
+  splitMinMacsOverride = macs;
   return prev;
 }
 
@@ -130,7 +140,7 @@ export function fastBatchMatMulKernel(): tf.KernelConfig {
         return view(mm(x, y), outShape);
       }
       const needsBroadcastIndex = !(batchA === batchB || batchA === 1 || batchB === 1);
-      if (!needsBroadcastIndex && M * K * N < splitMinMacs) return orig.kernelFunc(args);
+      if (!needsBroadcastIndex && M * K * N < bmmKernelSplitMinMacs()) return orig.kernelFunc(args);
       // One 2-d XNNPACK product per output batch entry.
       const a3 = tA ? keep(T(a, [batchA, K, M])) : view(a, [batchA, M, K]); // [batchA, M, K]
       const b3 = tB ? keep(T(b, [batchB, N, K])) : view(b, [batchB, K, N]); // [batchB, K, N]
