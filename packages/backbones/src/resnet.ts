@@ -36,11 +36,13 @@ export interface ResNetOptions {
   stride_in_1x1?: boolean;
   /** 2 = DC5: res5 keeps stride 16 with dilation-2 3x3 convs. Default 1. ResNet-50+ only. */
   res5_dilation?: 1 | 2;
+  /** DC5 only: 'all' res5 blocks dilated (detectron2, default) or 'after_first' (torchvision, detrex's TorchvisionResNet). */
+  dc5_style?: 'all' | 'after_first';
   /** Input channels (3). */
   in_channels?: number;
 }
 
-const OPTION_KEYS = ['depth', 'out_features', 'freeze_at', 'norm', 'stride_in_1x1', 'res5_dilation', 'in_channels'] as const;
+const OPTION_KEYS = ['depth', 'out_features', 'freeze_at', 'norm', 'stride_in_1x1', 'res5_dilation', 'dc5_style', 'in_channels'] as const;
 
 @register('backbone', 'resnet')
 export class ResNet extends Module {
@@ -86,6 +88,7 @@ export class ResNet extends Module {
       norm,
       stride_in_1x1: opts.stride_in_1x1 ?? false,
       res5_dilation: opts.res5_dilation ?? 1,
+      dc5_style: opts.dc5_style ?? 'all',
       num_stages: numStages,
       in_channels: this.stem.outChannels,
     });

@@ -26,6 +26,12 @@ export interface ResNetStagesOptions {
   norm: NormName;
   stride_in_1x1: boolean;
   res5_dilation: 1 | 2;
+  /**
+   * Which res5 blocks are dilated under DC5: 'all' (detectron2's make_stage, the default) or 'after_first'
+   * (torchvision's `replace_stride_with_dilation`: the first block keeps dilation 1, as detrex's
+   * TorchvisionResNet DC5 configs of DAB-DETR get it).
+   */
+  dc5_style?: 'all' | 'after_first';
   /** How many stages to build, from res2 (detrex drops the stages after the last requested output). */
   num_stages: number;
   /** Stem output channels (64). */
@@ -38,6 +44,9 @@ export function makeResNetStages(opts: ResNetStagesOptions): CNNBlockBase[][] {
   const blocksPerStage = BLOCKS_PER_STAGE[depth];
   if (!blocksPerStage) throw new Error(`makeResNetStages: depth must be one of ${RESNET_DEPTHS.join(', ')}, got ${depth}`);
   if (res5Dilation !== 1 && res5Dilation !== 2) throw new Error(`makeResNetStages: res5_dilation must be 1 or 2, got ${res5Dilation}`);
+  if (opts.dc5_style !== undefined && opts.dc5_style !== 'all' && opts.dc5_style !== 'after_first') {
+    throw new Error(`makeResNetStages: dc5_style must be 'all' (detectron2) or 'after_first' (torchvision), got ${JSON.stringify(opts.dc5_style)}`);
+  }
   const basic = depth < 50;
   if (basic && res5Dilation !== 1) {
     // detectron2 / detrex: "Must set res5_dilation = 1 for R18/R34" (BasicBlock has no dilation).
@@ -54,6 +63,8 @@ export function makeResNetStages(opts: ResNetStagesOptions): CNNBlockBase[][] {
     const blocks: CNNBlockBase[] = [];
     for (let b = 0; b < blocksPerStage[idx]; b++) {
       const stride = b === 0 ? firstStride : 1;
+      // torchvision _make_layer(dilate=True): block 0 uses the previous dilation (1), later blocks 2.
+      const blockDilation = b === 0 && opts.dc5_style === 'after_first' ? 1 : dilation;
       const cin = b === 0 ? inChannels : outChannels;
       blocks.push(
         basic
@@ -65,7 +76,7 @@ export function makeResNetStages(opts: ResNetStagesOptions): CNNBlockBase[][] {
               stride,
               norm,
               stride_in_1x1: strideIn1x1,
-              dilation,
+              dilation: blockDilation,
             }),
       );
     }

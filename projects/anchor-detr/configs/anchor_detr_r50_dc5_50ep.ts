@@ -5,15 +5,14 @@
  * COCO val AP: 44.3 (official AnchorDETR-DC5 R50 README; 44.2 in the paper's table), 44.2 (detrex's
  * converted official model).
  *
- * Known difference: torchvision's dilated ResNet (detrex's TorchvisionResNet) keeps dilation 1 in the 3x3
- * conv of res5's FIRST block and dilates the others; this ResNet (detectron2's res5_dilation=2) dilates
- * every res5 block. Same parameters; the first res5 block's receptive field differs.
+ * torchvision's dilated ResNet (detrex's TorchvisionResNet, the official code's backbone) keeps dilation 1
+ * in the 3x3 conv of res5's FIRST block and dilates the others: `dc5_style: 'after_first'`.
  */
 import { cloneConfig } from '@detr/registry';
 import * as base from './anchor_detr_r50_50ep';
 
 export const model = cloneConfig(base.model);
-Object.assign(model.backbone as object, { res5_dilation: 2 });
+Object.assign(model.backbone as object, { res5_dilation: 2, dc5_style: 'after_first' });
 
 export const dataloader = cloneConfig(base.dataloader);
 export const optimizer = cloneConfig(base.optimizer);

@@ -6,15 +6,14 @@
  *
  * detrex builds this backbone with torchvision's ResNet (`TorchvisionResNet(name="resnet50",
  * dilation=True, train_backbone=True)`), which trains layer2..layer4 only: stem and res2 frozen, i.e.
- * freeze_at 2 here. Known difference: torchvision keeps dilation 1 in the 3x3 conv of res5's FIRST block
- * (its `previous_dilation`) and dilates the others, while this ResNet (detectron2's res5_dilation=2)
- * dilates every res5 block. The parameters are the same; the first res5 block's receptive field differs.
+ * freeze_at 2 here. torchvision keeps dilation 1 in the 3x3 conv of res5's FIRST block (its
+ * `previous_dilation`) and dilates the others: `dc5_style: 'after_first'` (detectron2's DC5 dilates all).
  */
 import { cloneConfig } from '@detr/registry';
 import * as base from './dab_detr_r50_50ep';
 
 export const model = cloneConfig(base.model);
-Object.assign(model.backbone as object, { depth: 50, res5_dilation: 2, freeze_at: 2, out_features: ['res5'] });
+Object.assign(model.backbone as object, { depth: 50, res5_dilation: 2, dc5_style: 'after_first', freeze_at: 2, out_features: ['res5'] });
 Object.assign(model.position_embedding as object, { temperature: 10 });
 
 export const dataloader = cloneConfig(base.dataloader);
