@@ -54,3 +54,33 @@ export function detectron2ResNetConverter(): ResNetCheckpointConverter {
 
 register('checkpoint_converter', 'torchvision_resnet')(torchvisionResNetConverter);
 register('checkpoint_converter', 'detectron2_resnet')(detectron2ResNetConverter);
+
+/** DETR's `Joiner(Backbone(torchvision resnet))` naming, used by the official DETR-family repositories. */
+const DETR_JOINER_BACKBONE = 'backbone.0.body.';
+
+/**
+ * Official DETR-family checkpoints (facebookresearch/detr, Deformable-DETR, megvii AnchorDETR,
+ * IDEA DAB-DETR, HDETR): the backbone is under `backbone.0.body.<torchvision key>`; it becomes
+ * `backbone.<detectron2 name>`. Every other key is kept as it is (num_batches_tracked dropped).
+ */
+export function detrJoinerBackboneConverter(): ResNetCheckpointConverter {
+  return {
+    description: 'DETR Joiner backbone keys backbone.0.body.<torchvision> -> backbone.<detectron2 name> (other keys unchanged)',
+    matches: (keys) => keys.some((k) => k.startsWith(DETR_JOINER_BACKBONE)),
+    convert: <T>(tensors: Map<string, T>) => {
+      const out = new Map<string, T>();
+      for (const [key, value] of tensors) {
+        if (key.endsWith('.num_batches_tracked')) continue;
+        if (!key.startsWith(DETR_JOINER_BACKBONE)) {
+          out.set(key, value);
+          continue;
+        }
+        const d2 = torchvisionToDetectron2Key(key.slice(DETR_JOINER_BACKBONE.length));
+        if (d2 !== null) out.set(`${DETECTOR_BACKBONE_PREFIX}${d2}`, value);
+      }
+      return out;
+    },
+  };
+}
+
+register('checkpoint_converter', 'detr_joiner_backbone')(detrJoinerBackboneConverter);
