@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Dropout, Linear, Module, constant_, xavierUniform_ } from '@detr/core';
 import { register } from '@detr/registry';
 import type { AttentionArgs, AttentionModule } from './attention_args';
+import { keepMask } from './masks';
 import { msDeformAttnCoreAutodiff, msDeformAttnCoreGather, type SpatialShapes } from './ms_deform_attn_core';
 import { msDeformAttnCoreJs } from './ms_deform_attn_js';
 
@@ -144,7 +145,10 @@ export class MultiScaleDeformableAttention extends Module implements AttentionMo
 
       let value = this.value_proj.forward(value0); // [B,Nv,C]
       if (args.key_padding_mask) {
-        value = tf.where(args.key_padding_mask.cast('bool').expandDims(-1), tf.zerosLike(value), value);
+        // detrex `value.masked_fill(key_padding_mask[..., None], 0.0)` as a product with the 0/1 keep
+        // mask [B,Nv,1]: tf.where would first tile the condition to [B,Nv,C], which costs ~60 ns per
+        // element on wasm (170 ms for 8 x 2550 x 128, against 9 ms for the product).
+        value = value.mul(keepMask(args.key_padding_mask));
       }
       value = value.reshape([b, nv, h, this.embedDim / h]); // [B,Nv,heads,hd]
       const offsets = this.sampling_offsets.forward(q).reshape([b, nq, h, l, p, 2]); // [B,Nq,heads,L,P,2]

@@ -64,8 +64,8 @@ export class TorchMultiheadAttention extends Module {
       const v = this.splitHeads(tf.matMul(value.reshape([-1, e]), wv).add(bv).reshape([b, nk, e])); // [B*h, Nk, hd]
       const qScaled = q.mul(1 / Math.sqrt(this.headDim));
       let logits: tf.Tensor = tf.matMul(qScaled, k.transpose([0, 2, 1])); // [B*h, Nq, Nk]
-      const blocked = combineMasks(attnMask, keyPaddingMask, b, this.numHeads, nq, nk);
-      if (blocked) logits = tf.where(blocked, tf.fill(logits.shape, BLOCKED), logits);
+      const bias = maskBias(attnMask, keyPaddingMask, b, nq, nk); // [1|B, 1, Nq, Nk]
+      if (bias) logits = logits.reshape([b, this.numHeads, nq, nk]).add(bias).reshape([b * this.numHeads, nq, nk]);
       let weights = tf.softmax(logits, -1);
       if (this.training && this.dropout > 0) weights = tf.dropout(weights, this.dropout, undefined, getGlobalRng().nextUint32());
       const out = tf.matMul(weights, v) // [B*h, Nq, hd]
@@ -77,24 +77,29 @@ export class TorchMultiheadAttention extends Module {
   }
 }
 
-/** attn_mask [Nq,Nk] and key_padding_mask [B,Nk] (true = blocked) -> [B*h, Nq, Nk] bool, or null. */
-function combineMasks(attnMask: tf.Tensor | null | undefined, keyPaddingMask: tf.Tensor | null | undefined, b: number, heads: number, nq: number, nk: number): tf.Tensor | null {
-  let mask: tf.Tensor | null = null;
+/**
+ * attn_mask [Nq,Nk] and key_padding_mask [B,Nk] (true = blocked) -> an additive logit bias
+ * [1|B, 1, Nq, Nk] (BLOCKED where blocked, 0 elsewhere), or null. Adding it gives exactly torch's
+ * masked logits (logit + 0 = logit; logit + BLOCKED rounds to BLOCKED for any |logit| < 1e22) and the
+ * same softmax and gradient, without broadcasting a bool mask to [B*h, Nq, Nk] for tf.where (wasm's
+ * Tile is slow).
+ */
+function maskBias(attnMask: tf.Tensor | null | undefined, keyPaddingMask: tf.Tensor | null | undefined, b: number, nq: number, nk: number): tf.Tensor | null {
+  let bias: tf.Tensor | null = null;
   if (attnMask) {
     if (attnMask.rank !== 2 || attnMask.shape[0] !== nq || attnMask.shape[1] !== nk) {
       throw new Error(`MultiheadAttention: attn_mask must be [${nq}, ${nk}] bool, got [${attnMask.shape}]`);
     }
-    mask = attnMask.cast('bool').reshape([1, 1, nq, nk]);
+    bias = attnMask.cast('bool').cast('float32').mul(BLOCKED).reshape([1, 1, nq, nk]);
   }
   if (keyPaddingMask) {
     if (keyPaddingMask.rank !== 2 || keyPaddingMask.shape[0] !== b || keyPaddingMask.shape[1] !== nk) {
       throw new Error(`MultiheadAttention: key_padding_mask must be [${b}, ${nk}] bool, got [${keyPaddingMask.shape}]`);
     }
-    const kpm = keyPaddingMask.cast('bool').reshape([b, 1, 1, nk]);
-    mask = mask ? tf.logicalOr(mask, kpm) : kpm;
+    const kpm = keyPaddingMask.cast('bool').cast('float32').mul(BLOCKED).reshape([b, 1, 1, nk]);
+    bias = bias ? tf.add(bias, kpm) : kpm;
   }
-  if (!mask) return null;
-  return tf.broadcastTo(mask, [b, heads, nq, nk]).reshape([b * heads, nq, nk]);
+  return bias;
 }
 
 export interface MultiheadAttentionOptions {

@@ -141,7 +141,8 @@ export class DINOTransformer extends Module {
       let reference = tf.sigmoid(stopGradient(topkCoordsUnact)); // [B,K,4]
       if (queryEmbed[1]) reference = tf.concat([tf.sigmoid(queryEmbed[1]), reference], 1);
       const targetUnact = tf.gather(outputMemory.reshape([b * s, this.embedDim]), flatIdx).reshape([b, k, this.embedDim]);
-      let target = this.tgt_embed ? tf.broadcastTo(this.tgt_embed.weight.expandDims(0), [b, k, this.embedDim]) : stopGradient(targetUnact);
+      // tgt_embed.weight repeated over the batch as a broadcast product (wasm's Tile, behind broadcastTo, is slow).
+      let target = this.tgt_embed ? tf.ones([b, 1, 1]).mul(this.tgt_embed.weight.expandDims(0)) : stopGradient(targetUnact); // [B,K,C]
       if (queryEmbed[0]) target = tf.concat([queryEmbed[0], target], 1);
 
       const { states, references } = decoder.forward(target, {

@@ -3,8 +3,14 @@
  * one box per token, centred on the token ((x + 0.5) / valid_W, (y + 0.5) / valid_H) with side
  * 0.05 * 2^level, as logits; padded tokens and boxes not inside (0.01, 0.99) get +inf and their memory
  * is zeroed (the caller then applies enc_output + enc_output_norm).
+ *
+ * The proposals depend only on the padding mask, so they are computed in plain JS (torch's float32
+ * op sequence, each step rounded with Math.fround) and the memory is zeroed by a product with the 0/1
+ * keep mask: the tfjs version broadcast bool conditions to [B,S,C] for tf.where, and wasm's Tile
+ * costs ~60 ns per element (bench/train_step.ts: ~40 ms per call at 8 x 2550 x 128).
  */
 import * as tf from '@tensorflow/tfjs';
+import { readMask } from '../masks';
 import type { SpatialShapes } from '../ms_deform_attn_core';
 
 export interface EncoderProposals {
@@ -14,31 +20,55 @@ export interface EncoderProposals {
   outputProposals: tf.Tensor;
 }
 
-export function genEncoderOutputProposals(memory: tf.Tensor, memoryPaddingMask: tf.Tensor, spatialShapes: SpatialShapes): EncoderProposals {
-  return tf.tidy(() => {
-    const [n, s] = memory.shape;
-    const mask = memoryPaddingMask.cast('bool'); // [B,S]
-    const notMask = tf.logicalNot(mask).cast('float32');
-    const proposals: tf.Tensor[] = [];
+/** Proposal logits [B*S*4] (+Infinity where dropped) and the keep mask [B*S] (1 kept, 0 dropped). */
+export function proposalLogits(mask: Uint8Array, b: number, spatialShapes: SpatialShapes): { logits: Float32Array; keep: Float32Array } {
+  const s = spatialShapes.reduce((acc, [h, w]) => acc + h * w, 0);
+  if (mask.length !== b * s) throw new Error(`genEncoderOutputProposals: spatial shapes hold ${s} tokens but the mask has ${mask.length / b}`);
+  const logits = new Float32Array(b * s * 4);
+  const keep = new Float32Array(b * s);
+  const lo = Math.fround(0.01);
+  const hi = Math.fround(0.99);
+  const p = new Float32Array(4);
+  for (let n = 0; n < b; n++) {
     let cur = 0;
     spatialShapes.forEach(([h, w], lvl) => {
-      const valid = notMask.slice([0, cur], [n, h * w]).reshape([n, h, w]); // [N,H,W]
-      const validH = valid.slice([0, 0, 0], [n, h, 1]).sum([1, 2]).reshape([n, 1, 1]);
-      const validW = valid.slice([0, 0, 0], [n, 1, w]).sum([1, 2]).reshape([n, 1, 1]);
-      const gx = tf.broadcastTo(tf.range(0, w).reshape([1, 1, w]), [n, h, w]).add(0.5).div(validW); // [N,H,W]
-      const gy = tf.broadcastTo(tf.range(0, h).reshape([1, h, 1]), [n, h, w]).add(0.5).div(validH);
-      const side = tf.fill([n, h, w], Math.fround(0.05) * 2 ** lvl);
-      proposals.push(tf.stack([gx, gy, side, side], -1).reshape([n, h * w, 4])); // [N,HW,4]
+      const base = n * s + cur;
+      // valid_H = unpadded rows of column 0, valid_W = unpadded columns of row 0 (float32 sums).
+      let validH = 0;
+      let validW = 0;
+      for (let i = 0; i < h; i++) if (!mask[base + i * w]) validH++;
+      for (let j = 0; j < w; j++) if (!mask[base + j]) validW++;
+      const side = Math.fround(Math.fround(0.05) * 2 ** lvl);
+      for (let i = 0; i < h; i++) {
+        for (let j = 0; j < w; j++) {
+          const t = base + i * w + j;
+          p[0] = Math.fround(Math.fround(j + 0.5) / validW);
+          p[1] = Math.fround(Math.fround(i + 0.5) / validH);
+          p[2] = side;
+          p[3] = side;
+          let inside = true;
+          for (let k = 0; k < 4; k++) inside = inside && p[k] > lo && p[k] < hi;
+          const drop = mask[t] !== 0 || !inside;
+          keep[t] = drop ? 0 : 1;
+          for (let k = 0; k < 4; k++) {
+            // log(p / (1 - p)) in float32 steps; +inf where dropped (masked_fill(float("inf"))).
+            logits[4 * t + k] = drop ? Infinity : Math.log(Math.fround(p[k] / Math.fround(1 - p[k])));
+          }
+        }
+      }
       cur += h * w;
     });
-    if (cur !== s) throw new Error(`genEncoderOutputProposals: spatial shapes hold ${cur} tokens but memory has ${s}`);
-    const p = tf.concat(proposals, 1); // [N,S,4]
-    const inside = tf.logicalAnd(p.greater(0.01), p.less(0.99)).cast('int32').min(-1, true).cast('bool'); // [N,S,1] all()
-    const drop = tf.logicalOr(mask.expandDims(-1), tf.logicalNot(inside)); // [N,S,1]
-    const logits = tf.log(p.div(tf.scalar(1).sub(p)));
-    return {
-      outputProposals: tf.where(tf.broadcastTo(drop, [n, s, 4]), tf.fill([n, s, 4], Infinity), logits),
-      maskedMemory: tf.where(tf.broadcastTo(drop, memory.shape), tf.zerosLike(memory), memory),
-    };
-  });
+  }
+  return { logits, keep };
+}
+
+export function genEncoderOutputProposals(memory: tf.Tensor, memoryPaddingMask: tf.Tensor, spatialShapes: SpatialShapes): EncoderProposals {
+  const [n, s] = memory.shape;
+  const total = spatialShapes.reduce((acc, [h, w]) => acc + h * w, 0);
+  if (total !== s) throw new Error(`genEncoderOutputProposals: spatial shapes hold ${total} tokens but memory has ${s}`);
+  const { logits, keep } = proposalLogits(readMask(memoryPaddingMask), n, spatialShapes);
+  return tf.tidy(() => ({
+    outputProposals: tf.tensor3d(logits, [n, s, 4]),
+    maskedMemory: memory.mul(tf.tensor3d(keep, [n, s, 1])), // [B,S,C] x [B,S,1]
+  }));
 }
