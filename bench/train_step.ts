@@ -16,7 +16,8 @@
  *   npx tsx bench/train_step.ts model.num_queries=50            # config overrides (key=value, as train_net)
  *   options: --config small|r50|NAME|PATH, --project P, --backend SPEC, --iters N (3), --warmup N (1),
  *            --batch N, --size N (synthetic batches), --synthetic (small config on synthetic batches too),
- *            --detail (per-module rows), --json (last line JSON, used for --backends children)
+ *            --detail (per-module rows), --bare (no per-part instrumentation: totals without its
+ *            overhead; kernels are then not counted), --json (last line JSON, used for --backends children)
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng, seedEverything, type Module } from '@detr/core';
@@ -40,13 +41,15 @@ interface Args {
   kernels: number;
   detail: boolean;
   json: boolean;
+  /** No per-part instrumentation (totals only): the overhead-free step time. */
+  bare: boolean;
   overrides: string[];
 }
 
 const CONFIG_ALIASES: Record<string, string> = { small: 'aligndetr_small_mnist', r50: 'aligndetr_k2_r50_4scale_12ep' };
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { config: 'small', project: 'align-detr', backend: 'wasm', backends: null, iters: 3, warmup: 1, batch: null, size: null, synthetic: false, evalBatches: 0, profile: false, kernels: 0, detail: false, json: false, overrides: [] };
+  const a: Args = { config: 'small', project: 'align-detr', backend: 'wasm', backends: null, iters: 3, warmup: 1, batch: null, size: null, synthetic: false, evalBatches: 0, profile: false, kernels: 0, detail: false, json: false, bare: false, overrides: [] };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = (): string => {
@@ -73,6 +76,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--kernels') a.kernels = int(k);
     else if (k === '--detail') a.detail = true;
     else if (k === '--json') a.json = true;
+    else if (k === '--bare') a.bare = true;
     else if (/^\+?[A-Za-z_][\w.]*=/.test(k)) a.overrides.push(k);
     else throw new Error(`bench/train_step.ts: unknown option ${k}`);
   }
@@ -206,7 +210,15 @@ function instrumentEngine(clock: PartClock): () => void {
     const gradient = node?.gradient;
     if (node && gradient) {
       node.gradient = (dys) => {
-        const thunks = gradient(dys);
+        // customGrad ops do their backward work here (thunks only hand out the results); other ops
+        // in the thunks below.
+        clock.push(part, 'bwd', true);
+        let thunks: Record<string, () => tf.Tensor>;
+        try {
+          thunks = gradient(dys);
+        } finally {
+          clock.pop();
+        }
         const wrapped: Record<string, () => tf.Tensor> = {};
         for (const [input, thunk] of Object.entries(thunks)) {
           wrapped[input] = () => {
@@ -268,7 +280,7 @@ function instrumentModel(clock: PartClock, model: AnyModel, detail: boolean): vo
       if (cls === 'MultiScaleDeformableAttention') wrapMethod(clock, m, 'forward', 'msda');
       else if (cls === 'MultiheadAttention') wrapMethod(clock, m, 'forward', 'self_attn');
       else if (cls === 'FFN') wrapMethod(clock, m, 'forward', 'ffn');
-      else if (cls === 'LayerNorm') wrapMethod(clock, m, 'forward', 'layernorm');
+      else if (cls === 'LayerNorm' || cls === 'FusedLayerNorm') wrapMethod(clock, m, 'forward', 'layernorm');
       else if (cls === 'GroupNorm' || cls === 'FrozenBatchNorm2d') wrapMethod(clock, m, 'forward', 'norm');
       else if (cls === 'Conv2d' || cls === 'ConvWithNorm') wrapMethod(clock, m, 'forward', 'conv');
       else if (/^(class_embed|bbox_embed)\.\d+$/.test(name) || name === 'transformer.decoder.ref_point_head') wrapMethod(clock, m, 'forward', 'heads');
@@ -550,9 +562,9 @@ async function runOne(args: Args): Promise<RunSummary> {
   console.log(`${machineLine()}\nbackend ${backendName}; ${built.file.replace(/.*\/projects\//, 'projects/')} ${args.overrides.join(' ')}`);
   console.log(`model ${model.constructor.name}: ${(model.numParameters() / 1e6).toFixed(2)} M parameters (${(model.numParameters(true) / 1e6).toFixed(2)} M trainable); ${built.describeBatch}`);
   const clock = new PartClock();
-  instrumentModel(clock, model, args.detail);
+  if (!args.bare) instrumentModel(clock, model, args.detail);
   if (args.detail) kernelDepth = 9;
-  const restore = instrumentEngine(clock);
+  const restore = args.bare ? () => {} : instrumentEngine(clock);
   try {
     if (args.evalBatches > 0) {
       model.eval();

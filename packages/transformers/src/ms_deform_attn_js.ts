@@ -21,14 +21,18 @@ interface Level {
 
 /**
  * The 4 bilinear corners of one sampling point (pixel centres at integers, x = loc_x*W - 0.5):
- * offsets of value[b, token, 0, 0] (-1 when the corner is outside the map: zero padding), weights, and
- * the weights' derivatives with respect to the fractional parts fx, fy. Written into reused arrays.
+ * offsets of value[b, token, 0, 0], weights, and the weights' derivatives with respect to the
+ * fractional parts fx, fy. Written into reused arrays. A corner outside the map (zero padding) gets
+ * weight and derivatives 0 and the offset of a corner inside, so the loops below can read all four
+ * corners in one pass without branches (a zero weight times a finite value adds nothing); `any` is
+ * false when no corner is inside.
  */
 class Corners {
   readonly off = new Int32Array(4);
   readonly w = new Float64Array(4);
   readonly dwdx = new Float64Array(4);
   readonly dwdy = new Float64Array(4);
+  any = false;
 
   set(locX: number, locY: number, lvl: Level, tokenBase: number, rowStride: number): void {
     const x = locX * lvl.w - 0.5;
@@ -45,14 +49,33 @@ class Corners {
     const inY1 = y0 >= -1 && y0 <= lvl.h - 2;
     const base = (tokenBase + lvl.start + y0 * lvl.w + x0) * rowStride;
     const { off, w, dwdx, dwdy } = this;
-    off[0] = inY0 && inX0 ? base : -1;
-    off[1] = inY0 && inX1 ? base + rowStride : -1;
-    off[2] = inY1 && inX0 ? base + lvl.w * rowStride : -1;
-    off[3] = inY1 && inX1 ? base + (lvl.w + 1) * rowStride : -1;
+    const in0 = inY0 && inX0;
+    const in1 = inY0 && inX1;
+    const in2 = inY1 && inX0;
+    const in3 = inY1 && inX1;
+    off[0] = base;
+    off[1] = base + rowStride;
+    off[2] = base + lvl.w * rowStride;
+    off[3] = base + (lvl.w + 1) * rowStride;
     w[0] = gx * gy; dwdx[0] = -gy; dwdy[0] = -gx;
     w[1] = fx * gy; dwdx[1] = gy; dwdy[1] = -fx;
     w[2] = gx * fy; dwdx[2] = -fy; dwdy[2] = gx;
     w[3] = fx * fy; dwdx[3] = fy; dwdy[3] = fx;
+    this.any = in0 || in1 || in2 || in3;
+    if (in0 && in1 && in2 && in3) return;
+    const fallback = in0 ? off[0] : in1 ? off[1] : in2 ? off[2] : off[3];
+    if (!in0) this.zero(0, fallback);
+    if (!in1) this.zero(1, fallback);
+    if (!in2) this.zero(2, fallback);
+    if (!in3) this.zero(3, fallback);
+  }
+
+  /** Corner k outside the map: weight and derivatives 0, offset of a corner inside. */
+  private zero(k: number, fallback: number): void {
+    this.off[k] = fallback;
+    this.w[k] = 0;
+    this.dwdx[k] = 0;
+    this.dwdy[k] = 0;
   }
 }
 
@@ -68,6 +91,7 @@ function forwardJs(value: Float32Array, loc: Float32Array, attn: Float32Array, l
   const out = new Float32Array(b * nq * heads * d);
   const acc = new Float64Array(d);
   const cs = new Corners();
+  const { off, w } = cs;
   for (let bi = 0; bi < b; bi++) {
     for (let q = 0; q < nq; q++) {
       for (let h = 0; h < heads; h++) {
@@ -76,14 +100,12 @@ function forwardJs(value: Float32Array, loc: Float32Array, attn: Float32Array, l
         for (let l = 0; l < nl; l++) {
           for (let p = 0; p < points; p++) {
             const li = (row * nl + l) * points + p;
-            const a = attn[li];
             cs.set(loc[2 * li], loc[2 * li + 1], levels[l], bi * nv, rowStride);
-            for (let k = 0; k < 4; k++) {
-              if (cs.off[k] < 0) continue;
-              const coef = a * cs.w[k];
-              const v0 = cs.off[k] + h * d;
-              for (let c = 0; c < d; c++) acc[c] += coef * value[v0 + c];
-            }
+            if (!cs.any) continue;
+            const a = attn[li];
+            const c0 = a * w[0], c1 = a * w[1], c2 = a * w[2], c3 = a * w[3];
+            const o0 = off[0] + h * d, o1 = off[1] + h * d, o2 = off[2] + h * d, o3 = off[3] + h * d;
+            for (let c = 0; c < d; c++) acc[c] += c0 * value[o0 + c] + c1 * value[o1 + c] + c2 * value[o2 + c] + c3 * value[o3 + c];
           }
         }
         out.set(acc, row * d);
@@ -101,6 +123,7 @@ function backwardJs(value: Float32Array, loc: Float32Array, attn: Float32Array, 
   const dLoc = new Float32Array(loc.length);
   const dAttn = new Float32Array(attn.length);
   const cs = new Corners();
+  const { off, w, dwdx, dwdy } = cs;
   for (let bi = 0; bi < b; bi++) {
     for (let q = 0; q < nq; q++) {
       for (let h = 0; h < heads; h++) {
@@ -110,28 +133,27 @@ function backwardJs(value: Float32Array, loc: Float32Array, attn: Float32Array, 
           const lvl = levels[l];
           for (let p = 0; p < points; p++) {
             const li = (row * nl + l) * points + p;
-            const a = attn[li];
-            let da = 0;
-            let dfx = 0;
-            let dfy = 0;
             cs.set(loc[2 * li], loc[2 * li + 1], lvl, bi * nv, rowStride);
-            for (let k = 0; k < 4; k++) {
-              if (cs.off[k] < 0) continue;
-              const v0 = cs.off[k] + h * d;
-              const coef = a * cs.w[k];
-              let dot = 0;
-              for (let c = 0; c < d; c++) {
-                const g = dy[g0 + c];
-                dot += value[v0 + c] * g;
-                dValue[v0 + c] += coef * g;
-              }
-              da += cs.w[k] * dot;
-              dfx += a * dot * cs.dwdx[k];
-              dfy += a * dot * cs.dwdy[k];
+            if (!cs.any) continue; // every corner outside: all gradients of this point are 0
+            const a = attn[li];
+            const c0 = a * w[0], c1 = a * w[1], c2 = a * w[2], c3 = a * w[3];
+            const o0 = off[0] + h * d, o1 = off[1] + h * d, o2 = off[2] + h * d, o3 = off[3] + h * d;
+            // <V_corner, dy> per corner, and dValue[corner] += a * w_corner * dy (0 for outside corners).
+            let dot0 = 0, dot1 = 0, dot2 = 0, dot3 = 0;
+            for (let c = 0; c < d; c++) {
+              const g = dy[g0 + c];
+              dot0 += value[o0 + c] * g;
+              dot1 += value[o1 + c] * g;
+              dot2 += value[o2 + c] * g;
+              dot3 += value[o3 + c] * g;
+              dValue[o0 + c] += c0 * g;
+              dValue[o1 + c] += c1 * g;
+              dValue[o2 + c] += c2 * g;
+              dValue[o3 + c] += c3 * g;
             }
-            dAttn[li] = da;
-            dLoc[2 * li] = dfx * lvl.w;
-            dLoc[2 * li + 1] = dfy * lvl.h;
+            dAttn[li] = w[0] * dot0 + w[1] * dot1 + w[2] * dot2 + w[3] * dot3;
+            dLoc[2 * li] = a * (dot0 * dwdx[0] + dot1 * dwdx[1] + dot2 * dwdx[2] + dot3 * dwdx[3]) * lvl.w;
+            dLoc[2 * li + 1] = a * (dot0 * dwdy[0] + dot1 * dwdy[1] + dot2 * dwdy[2] + dot3 * dwdy[3]) * lvl.h;
           }
         }
       }
