@@ -7,6 +7,7 @@ export * from './ema';
 export * from './checkpoint';
 export * from './trainer';
 export * from './evaluation';
+export * from './postprocess';
 export * from './plot';
 export * from './hooks/progress';
 export * from './hooks/metrics';

@@ -6,6 +6,5 @@ export * from './position_adapter';
 export * from './rcda_encoder_layer';
 export * from './rcda_decoder_layer';
 export * from './anchor_transformer';
-export * from './postprocess';
 export * from './official_keys';
 export * from './anchor_detr';

@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { seedEverything } from '@detr/core';
 import { expectClose } from '@detr/core/testing';
-import { topkDetections, type AnchorDETR } from '../src/index';
+import { topkDetections } from '@detr/engine';
+import type { AnchorDETR } from '../src/index';
 import { CLASSES, PATTERNS, tinyAnchor, tinyBatch } from './tiny_anchor';
 
 beforeAll(async () => {
@@ -96,7 +97,7 @@ describe('Anchor DETR inference', () => {
       expect(tf.memory().numTensors).toBe(before);
       const out = model.forward(batch);
       expect(out.pred_logits.shape).toEqual([2, PATTERNS * 4, CLASSES]);
-      const direct = topkDetections(out.pred_logits, out.pred_boxes, 100, batch.imageSizes, batch.origSizes);
+      const direct = topkDetections(out.pred_logits, out.pred_boxes, Math.min(100, PATTERNS * 4 * CLASSES), batch.imageSizes, batch.origSizes);
       tf.dispose([out.pred_logits, out.pred_boxes, ...(out.aux_outputs ?? []).flatMap((o) => [o.pred_logits, o.pred_boxes]), batch.images, batch.masks]);
       model.dispose();
       return { dets, direct, origSizes: batch.origSizes };

@@ -27,7 +27,7 @@ import { register } from '@detr/registry';
 import { interpolateMaskNearest, stopGradient } from '@detr/transformers';
 import type { DabDetrTransformer } from './dab_transformer';
 import { checkKnownOptions, positiveInt } from './options';
-import { topkDetections } from './postprocess';
+import { topkDetections } from '@detr/engine';
 
 /** A backbone: NHWC images -> named NHWC feature maps (e.g. @detr/backbones ResNet). */
 export type FeatureBackbone = Module & { forward(x: tf.Tensor4D): Record<string, tf.Tensor4D> };
@@ -208,7 +208,9 @@ export class DABDETR extends Module {
   predict(batch: Batch): Detections[] {
     const outputs = this.forward(batch);
     try {
-      return topkDetections(outputs.pred_logits, outputs.pred_boxes, this.selectBoxNums, batch.imageSizes, batch.origSizes);
+      // k capped at queries x classes (small models have fewer than select_box_nums_for_evaluation).
+      const [, q, c] = outputs.pred_logits.shape as [number, number, number];
+      return topkDetections(outputs.pred_logits, outputs.pred_boxes, Math.min(this.selectBoxNums, q * c), batch.imageSizes, batch.origSizes);
     } finally {
       disposeOutputs(outputs);
     }

@@ -4,5 +4,4 @@ export * from './conditional_decoder_layer';
 export * from './dab_transformer_encoder';
 export * from './dab_transformer_decoder';
 export * from './dab_transformer';
-export * from './postprocess';
 export * from './dab_detr';

@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng, seedEverything } from '@detr/core';
 import { expectClose } from '@detr/core/testing';
-import { disposeOutputs, topkDetections, type DABDETR } from '../src/index';
+import { topkDetections } from '@detr/engine';
+import { disposeOutputs, type DABDETR } from '../src/index';
 import { tinyBatch, tinyDab } from './tiny_dab';
 
 beforeAll(async () => {
@@ -134,7 +135,8 @@ describe('DAB-DETR inference', () => {
       const dets = model.predict(batch);
       expect(tf.memory().numTensors).toBe(before); // predict leaves no tensor behind
       const outputs = model.forward(batch);
-      const direct = topkDetections(outputs.pred_logits, outputs.pred_boxes, 300, batch.imageSizes, batch.origSizes);
+      const [, q, c] = outputs.pred_logits.shape;
+      const direct = topkDetections(outputs.pred_logits, outputs.pred_boxes, Math.min(300, q! * c!), batch.imageSizes, batch.origSizes);
       disposeOutputs(outputs);
       tf.dispose([batch.images, batch.masks]);
       model.dispose();

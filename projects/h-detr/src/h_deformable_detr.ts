@@ -36,7 +36,7 @@ import { interpolateMaskNearest, type PositionEmbeddingSine } from '@detr/transf
 import type { TrainableDetector } from '@detr/engine';
 import { hybridSelfAttnMask } from './hybrid_attn_mask';
 import type { HDeformableDetrTransformer, HDeformableDetrTransformerTrace } from './h_deformable_transformer';
-import { hdetrInference, type HDetrDetections } from './postprocess';
+import { topkDetections, type TopkDetections } from '@detr/engine';
 
 /** A backbone: NHWC images -> named feature maps (e.g. res3..res5). */
 export type HDetrBackbone = Module & { forward(x: tf.Tensor4D): Record<string, tf.Tensor4D> };
@@ -336,7 +336,7 @@ export class HDeformableDETR extends Module implements TrainableDetector {
   }
 
   /** Detections per image: top select_box_nums_for_evaluation of the one-to-one queries, xyxy original-image pixels. */
-  predict(batch: HDetrBatch): HDetrDetections[] {
+  predict(batch: HDetrBatch): TopkDetections[] {
     const imageSizes = batch.imageSizes;
     if (!imageSizes) throw new Error('HDeformableDETR.predict: batch.imageSizes is required');
     const [logits, boxes] = tf.tidy(() => {
@@ -351,8 +351,8 @@ export class HDeformableDETR extends Module implements TrainableDetector {
   }
 
   /** Eval post-processing of the one-to-one outputs (detrex `inference` + detector_postprocess). */
-  inference(outputs: PredictionTensors, imageSizes: readonly (readonly [number, number])[], origSizes?: readonly (readonly [number, number])[]): HDetrDetections[] {
-    return hdetrInference(outputs.pred_logits, outputs.pred_boxes, this.selectBoxNums, imageSizes, origSizes ?? imageSizes);
+  inference(outputs: PredictionTensors, imageSizes: readonly (readonly [number, number])[], origSizes?: readonly (readonly [number, number])[]): TopkDetections[] {
+    return topkDetections(outputs.pred_logits, outputs.pred_boxes, this.selectBoxNums, imageSizes, origSizes ?? imageSizes);
   }
 }
 

@@ -3,5 +3,4 @@ export * from './hybrid_attn_mask';
 export * from './h_deformable_encoder';
 export * from './h_deformable_decoder';
 export * from './h_deformable_transformer';
-export * from './postprocess';
 export * from './h_deformable_detr';

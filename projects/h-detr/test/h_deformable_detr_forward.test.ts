@@ -9,7 +9,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { inverseSigmoid, seedEverything } from '@detr/core';
 import { expectClose, expectExact } from '@detr/core/testing';
 import { disposeLosses } from '@detr/criteria';
-import { hdetrInference, type HDeformableDETR, type HDeformableDETRTrace, type HDetrBatch } from '../src/index';
+import { topkDetections } from '@detr/engine';
+import type { HDeformableDETR, HDeformableDETRTrace, HDetrBatch } from '../src/index';
 import { TINY, buildTinyHDetr, tinyCriterion } from './tiny_model';
 
 beforeAll(async () => {
@@ -219,7 +220,7 @@ describe('HDeformableDETR forwardTrain / predict', () => {
     const dets = model.predict(batch);
     expect(tf.memory().numTensors).toBe(before);
     const out = model.forward(batch);
-    const ref = hdetrInference(out.pred_logits, out.pred_boxes, 10, batch.imageSizes!, batch.origSizes!);
+    const ref = topkDetections(out.pred_logits, out.pred_boxes, 10, batch.imageSizes!, batch.origSizes!);
     expect(dets.length).toBe(2);
     dets.forEach((d, bi) => {
       expectExact(d.scores, ref[bi].scores, `scores ${bi}`);

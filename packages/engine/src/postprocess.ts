@@ -1,43 +1,48 @@
 /**
- * Detections from H-DETR's one-to-one outputs (detrex `projects/h_deformable_detr/modeling/
- * h_deformable_detr.py::HDeformableDETR.inference`, then detectron2 `modeling/postprocessing.py::
- * detector_postprocess`): top-k of sigmoid(logits) over all queries x classes (no NMS), query =
- * idx // C, label = idx % C; boxes cxcywh -> xyxy scaled by the input image size (before padding),
- * rescaled by (original / input) size, clipped to the original image, and empty boxes dropped.
+ * Detections from a DETR's final outputs, shared by every detector (detrex `DINO.inference`,
+ * `DABDETR.inference`, `HDeformableDETR.inference`, then detectron2
+ * `modeling/postprocessing.py::detector_postprocess`): top-k of sigmoid(logits) over all queries x
+ * classes (no NMS), query = idx // C, label = idx % C; boxes cxcywh -> xyxy scaled by the input image
+ * size (before padding), rescaled to the original size, clipped to it, and empty boxes dropped. The box
+ * arithmetic is done in float32 as torch does, so results match PyTorch's bit for bit.
  */
 import * as tf from '@tensorflow/tfjs';
 import { boxCxcywhToXyxy } from '@detr/core';
-import type { Detections } from '@detr/engine';
+import type { Detections } from './types';
 
-export interface HDetrDetections extends Detections {
+export interface TopkDetections extends Detections {
+  /** [n] flat index q*C + c of each detection in the [Q, C] score table. */
+  topkIndex: Int32Array;
   /** [n] the query each detection comes from (0..Q-1). */
   queryIndex: Int32Array;
 }
 
 /**
- * predLogits [B,Q,C], predBoxes [B,Q,4] normalised cxcywh; k = select_box_nums_for_evaluation (torch.topk
- * needs k <= Q*C); imageSizes [h, w] of each unpadded input image; origSizes [h, w] to report pixels in
- * (defaults to imageSizes).
+ * predLogits [B,Q,C], predBoxes [B,Q,4] normalised cxcywh; k = select_box_nums_for_evaluation (at most
+ * Q*C, as torch.topk requires); imageSizes [h, w] of each unpadded input image; origSizes [h, w] to report
+ * pixels in (default imageSizes).
  */
-export function hdetrInference(
+export function topkDetections(
   predLogits: tf.Tensor,
   predBoxes: tf.Tensor,
   k: number,
   imageSizes: readonly (readonly [number, number])[],
   origSizes: readonly (readonly [number, number])[] = imageSizes,
-): HDetrDetections[] {
+): TopkDetections[] {
   if (predLogits.rank !== 3 || predBoxes.rank !== 3 || predBoxes.shape[2] !== 4 || predBoxes.shape[0] !== predLogits.shape[0] || predBoxes.shape[1] !== predLogits.shape[1]) {
-    throw new Error(`hdetrInference: pred_logits [${predLogits.shape}] and pred_boxes [${predBoxes.shape}] must be [B,Q,C] and [B,Q,4]`);
+    throw new Error(`topkDetections: pred_logits [${predLogits.shape}] and pred_boxes [${predBoxes.shape}] must be [B,Q,C] and [B,Q,4]`);
   }
   const [b, q, c] = predLogits.shape as [number, number, number];
-  if (imageSizes.length !== b) throw new Error(`hdetrInference: ${imageSizes.length} image sizes for a batch of ${b}`);
-  if (origSizes.length !== b) throw new Error(`hdetrInference: ${origSizes.length} original sizes for a batch of ${b}`);
+  if (imageSizes.length !== b) throw new Error(`topkDetections: ${imageSizes.length} image sizes for a batch of ${b}`);
+  if (origSizes.length !== b) throw new Error(`topkDetections: ${origSizes.length} original sizes for a batch of ${b}`);
   for (const [name, sizes] of [['image size', imageSizes], ['original size', origSizes]] as const) {
     sizes.forEach(([h, w], i) => {
-      if (!(h > 0 && w > 0)) throw new Error(`hdetrInference: ${name} of image ${i} must be positive [h, w], got [${h}, ${w}]`);
+      if (!(h > 0 && w > 0)) throw new Error(`topkDetections: ${name} of image ${i} must be a positive [h, w], got [${h}, ${w}]`);
     });
   }
-  if (!(Number.isInteger(k) && k > 0 && k <= q * c)) throw new Error(`hdetrInference: select_box_nums_for_evaluation ${k} must be in 1..${q * c} (queries x classes)`);
+  if (!(Number.isInteger(k) && k > 0 && k <= q * c)) {
+    throw new Error(`topkDetections: select_box_nums_for_evaluation ${k} must be in 1..${q * c} (queries x classes)`);
+  }
   const [values, indices, xyxy] = tf.tidy(() => {
     const top = tf.topk(tf.sigmoid(predLogits).reshape([b, q * c]), k, true); // [B,k]
     return [top.values, top.indices, boxCxcywhToXyxy(predBoxes)]; // xyxy [B,Q,4]
@@ -68,6 +73,7 @@ export function hdetrInference(
       scores: Float32Array.from(kept, (j) => scores[bi * k + j]),
       labels: Int32Array.from(kept, (j) => flat[bi * k + j] % c),
       boxes: Float32Array.from(out),
+      topkIndex: Int32Array.from(kept, (j) => flat[bi * k + j]),
       queryIndex: Int32Array.from(kept, (j) => Math.floor(flat[bi * k + j] / c)),
     };
   });
