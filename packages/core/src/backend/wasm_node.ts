@@ -7,8 +7,9 @@
  * cannot open. The workaround (checked on this machine, /work/shared/PERF-NOTES.md "Threads in Node"):
  *  1. set the flag to true;
  *  2. write the worker script the package ships (`wasm-out/...threaded-simd.worker.js`, exported as a
- *     string) to a real `.cjs` file, changed to load the threaded factory file
- *     `wasm-out/tfjs-backend-wasm-threaded-simd.js` directly instead of the blob it is sent;
+ *     string) to a real `.cjs` file (in os.tmpdir(), named by its content hash), changed to load the
+ *     threaded factory file `wasm-out/tfjs-backend-wasm-threaded-simd.js` directly instead of the
+ *     blob it is sent;
  *  3. return that file's path where Emscripten calls `URL.createObjectURL` for the worker;
  *  4. tell the C++ side the thread count: `setThreadsCount(n)`, and, because `init_with_threads_count`
  *     caps it at `emscripten_num_logical_cores() / 2` (it assumes SMT; Node's `os.cpus().length`),
@@ -17,6 +18,7 @@
  *     them) on `beforeExit`, so a script ends by itself.
  * Every step reads tfjs 4.22.0 internals, so the version is checked first.
  */
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -104,10 +106,18 @@ function writeWorkerScript(pkgDir: string): string {
     throw new Error(`wasm threads: the pthread worker script of @tensorflow/tfjs-backend-wasm changed (tfjs internals changed since ${PINNED_WASM_VERSION}); run with threads: 1`);
   }
   const patched = source.replace(WORKER_LOAD_MAIN_SCRIPT, `importScripts(${JSON.stringify(factoryFile)});`);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'detr-tfjs-wasm-'));
+  // Content-addressed, shared by all processes and never deleted (a running process's pool may still
+  // spawn workers from it): written once, atomically (temp file + rename).
+  const hash = createHash('sha256').update(patched).digest('hex').slice(0, 16);
+  const dir = path.join(os.tmpdir(), `detr-tfjs-wasm-${PINNED_WASM_VERSION}`);
   // .cjs: the worker uses require(); a .js file could be read as ESM under a "type": "module" package.
-  const file = path.join(dir, 'tfjs-backend-wasm-threaded-simd.worker.cjs');
-  fs.writeFileSync(file, patched);
+  const file = path.join(dir, `threaded-simd.worker.${hash}.cjs`);
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(dir, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, patched);
+    fs.renameSync(tmp, file);
+  }
   return file;
 }
 
@@ -167,22 +177,17 @@ function backendModule(): { PThread?: { runningWorkers: EmscriptenWorker[]; unus
 
 let exitHookInstalled = false;
 
-function installExitHook(workerDir: string | null): void {
+/** On `beforeExit`, removes the wasm backend, which terminates its pthreads. */
+function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  const cleanup = (): void => {
-    if (initialisedBackend('wasm') != null) {
-      try {
-        tf.removeBackend('wasm'); // BackendWasm.dispose terminates the pthreads
-      } catch {
-        /* already removed */
-      }
+  process.once('beforeExit', () => {
+    if (initialisedBackend('wasm') == null) return;
+    try {
+      tf.removeBackend('wasm'); // BackendWasm.dispose terminates the pthreads
+    } catch {
+      /* already removed */
     }
-    if (workerDir) fs.rmSync(workerDir, { recursive: true, force: true });
-  };
-  process.once('beforeExit', cleanup);
-  process.once('exit', () => {
-    if (workerDir) fs.rmSync(workerDir, { recursive: true, force: true });
   });
 }
 
@@ -237,7 +242,7 @@ async function initOnce(threads: number): Promise<WasmInitResult> {
     // Workers only run while the main thread is inside a kernel; without this they hold the process open.
     for (const w of [...pthread.runningWorkers, ...pthread.unusedWorkers]) w.unref();
   }
-  installExitHook(workerPath ? path.dirname(workerPath) : null);
+  installExitHook();
   return { threads: actual, requestedThreads: threads, simd, threadedBuild: wantThreads };
 }
 
