@@ -221,3 +221,6 @@ function sameInteger(x: number | bigint, y: number | bigint): boolean {
 function fmt(v: number): string {
   return Number.isFinite(v) ? v.toPrecision(9) : String(v);
 }
+
+/** Backend setup, parity headroom and step audits for tests that run on several backends. */
+export * from './testing_backends';
