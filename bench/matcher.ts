@@ -1,7 +1,10 @@
 /**
  * Speed of the matching and the Align-DETR criterion at DINO sizes (900 queries, 80 classes).
  *
- *   npx tsx bench/matcher.ts [--rounds 7] [--backend wasm|cpu]
+ *   npx tsx bench/matcher.ts [--rounds 7] [--backend wasm|cpu] [--threads N]
+ *
+ * The backend is set up as training sets it up (selectBackend: wasm threads, fast kernels); --threads
+ * defaults to env DETR_WASM_THREADS, else every core.
  *
  * Measured, median ms over rounds (after one warm-up), all in one process:
  *  1. the CPU cost block [900, n] of one image (match_cost.ts: focal class cost per distinct label,
@@ -13,8 +16,7 @@
  * GT counts per image: 7 (COCO's mean) and 100 (the worst case the cost matrix must handle).
  */
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
-import { boxCxcywhToXyxy, generalizedBoxIou } from '../packages/core/src/index';
+import { boxCxcywhToXyxy, generalizedBoxIou, selectBackend } from '../packages/core/src/index';
 import { HungarianMatcher, MixedMatcher, matchCostBlock, readPredictions, type DetectionTarget } from '../packages/matchers/src/index';
 import { AlignDETRCriterion, expandWeightDict, sumLosses, type DetectorOutputs } from '../packages/criteria/src/index';
 
@@ -24,6 +26,7 @@ function argValue(flag: string, fallback: string): string {
 }
 const ROUNDS = Number(argValue('--rounds', '7'));
 const BACKEND = argValue('--backend', 'wasm');
+const THREADS = process.argv.includes('--threads') ? Number(argValue('--threads', '1')) : undefined;
 const Q = 900, C = 80, B = 2;
 
 function rng(seed: number): () => number {
@@ -103,8 +106,8 @@ function criterionInputs(rand: () => number, counts: number[]): { tensors: tf.Te
   return { tensors, build };
 }
 
-await tf.setBackend(BACKEND);
-console.log(`backend ${tf.getBackend()}, ${ROUNDS} rounds, median ms`);
+const info = await selectBackend({ backend: BACKEND, threads: THREADS, log: () => {} });
+console.log(`backend ${info.name}${info.threads ? ` (${info.threads} threads)` : ''}, ${ROUNDS} rounds, median ms`);
 for (const counts of [[7, 7], [100, 20]]) {
   const rand = rng(counts[0]);
   const targets = makeTargets(rand, counts);
