@@ -63,14 +63,14 @@ afterAll(() => {
 
 describe('auditBackendStep can fail', () => {
   it('flags a kernel missing on wasm, a gradient-path kernel without gradient, a fallback to cpu; a clean closure has no problem', async () => {
-    const missing = await auditBackendStep(() => tf.einsum('ij,jk->ik', tf.ones([2, 3]), tf.ones([3, 2])));
+    const missing = await auditBackendStep(() => tf.tidy(() => tf.einsum('ij,jk->ik', tf.ones([2, 3]), tf.ones([3, 2]))));
     expect(missing.missing.wasm).toEqual(['Einsum']);
     expect(missing.error?.message).toMatch(/Einsum/);
     expect(stepAuditProblems(missing, 'einsum')).toContain('einsum: kernel Einsum is missing on wasm');
 
     // Cumprod runs on wasm but tfjs 4.22 registers no gradient for it.
     expect(tf.getGradient('Cumprod')).toBeUndefined();
-    const noGrad = await auditBackendStep(() => tf.grad((x: tf.Tensor) => tf.cumprod(x).sum())(tf.ones([3])));
+    const noGrad = await auditBackendStep(() => tf.tidy(() => tf.grad((x: tf.Tensor) => tf.cumprod(x).sum())(tf.ones([3]))));
     expect(noGrad.missing.wasm).toEqual([]);
     expect(noGrad.gradientMissing).toEqual(['Cumprod']);
     expect(stepAuditProblems(noGrad, 'cumprod')).toContain('cumprod: kernel Cumprod is on a gradient path but has no gradient');
@@ -79,7 +79,9 @@ describe('auditBackendStep can fail', () => {
     const x = tf.ones([4]);
     const fallback = await auditBackendStep(async () => {
       const y = await withBackend('cpu', () => tf.exp(x));
-      return tf.add(y, 1);
+      const z = tf.add(y, 1);
+      y.dispose();
+      return z;
     });
     expect(fallback.ranElsewhere).toContainEqual({ kernel: 'Exp', backend: 'cpu' });
     expect(fallback.moves.map((m) => `${m.from}->${m.to}`)).toContain('wasm->cpu');
@@ -89,7 +91,7 @@ describe('auditBackendStep can fail', () => {
     x.dispose();
     expect(tf.getBackend()).toBe('wasm');
 
-    const clean = await auditBackendStep(() => tf.grad((v: tf.Tensor) => tf.exp(v).sum())(tf.ones([3])));
+    const clean = await auditBackendStep(() => tf.tidy(() => tf.grad((v: tf.Tensor) => tf.exp(v).sum())(tf.ones([3]))));
     expect(stepAuditProblems(clean, 'exp')).toEqual([]);
     expect(clean.kernels).toEqual(expect.arrayContaining(['Exp', 'Sum', 'Multiply']));
   });
