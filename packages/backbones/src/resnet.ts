@@ -40,9 +40,29 @@ export interface ResNetOptions {
   dc5_style?: 'all' | 'after_first';
   /** Input channels (3). */
   in_channels?: number;
+  /**
+   * Widths, as detectron2's MODEL.RESNETS.{STEM_OUT_CHANNELS, RES2_OUT_CHANNELS, WIDTH_PER_GROUP}
+   * (defaults 64, 64 for R18/34 or 256 for R50+, 64). detectron2 asserts the standard widths for
+   * R18/R34; here narrower ResNets are allowed (the small configs of the embedded dataset use half width).
+   */
+  stem_out_channels?: number;
+  res2_out_channels?: number;
+  width_per_group?: number;
 }
 
-const OPTION_KEYS = ['depth', 'out_features', 'freeze_at', 'norm', 'stride_in_1x1', 'res5_dilation', 'dc5_style', 'in_channels'] as const;
+const OPTION_KEYS = [
+  'depth',
+  'out_features',
+  'freeze_at',
+  'norm',
+  'stride_in_1x1',
+  'res5_dilation',
+  'dc5_style',
+  'in_channels',
+  'stem_out_channels',
+  'res2_out_channels',
+  'width_per_group',
+] as const;
 
 @register('backbone', 'resnet')
 export class ResNet extends Module {
@@ -76,7 +96,7 @@ export class ResNet extends Module {
     const norm = checkNormName(opts.norm ?? 'FrozenBN', 'ResNet');
     this.inChannels = opts.in_channels ?? 3;
 
-    this.stem = this.registerModule('stem', new BasicStem({ in_channels: this.inChannels, out_channels: 64, norm }));
+    this.stem = this.registerModule('stem', new BasicStem({ in_channels: this.inChannels, out_channels: opts.stem_out_channels ?? 64, norm }));
     let stride = this.stem.stride;
     this.featureStrides.stem = stride;
     this.featureChannels.stem = this.stem.outChannels;
@@ -91,6 +111,8 @@ export class ResNet extends Module {
       dc5_style: opts.dc5_style ?? 'all',
       num_stages: numStages,
       in_channels: this.stem.outChannels,
+      res2_out_channels: opts.res2_out_channels,
+      width_per_group: opts.width_per_group,
     });
     stages.forEach((blocks, i) => {
       const name = `res${i + 2}`;

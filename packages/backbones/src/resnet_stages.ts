@@ -36,6 +36,10 @@ export interface ResNetStagesOptions {
   num_stages: number;
   /** Stem output channels (64). */
   in_channels?: number;
+  /** detectron2 MODEL.RESNETS.RES2_OUT_CHANNELS: output channels of res2, doubled per stage (64 for R18/34, 256 for R50+). */
+  res2_out_channels?: number;
+  /** detectron2 MODEL.RESNETS.WIDTH_PER_GROUP: bottleneck width of res2, doubled per stage (64). */
+  width_per_group?: number;
 }
 
 /** The blocks of each stage, res2 first. */
@@ -53,8 +57,11 @@ export function makeResNetStages(opts: ResNetStagesOptions): CNNBlockBase[][] {
     throw new Error(`makeResNetStages: res5_dilation must be 1 for ResNet-${depth} (BasicBlock has no dilated conv)`);
   }
   let inChannels = opts.in_channels ?? 64;
-  let outChannels = basic ? 64 : 256;
-  let bottleneckChannels = 64; // num_groups (1) * width_per_group (64)
+  let outChannels = opts.res2_out_channels ?? (basic ? 64 : 256);
+  let bottleneckChannels = opts.width_per_group ?? 64; // num_groups (1) * width_per_group
+  for (const [name, v] of [['res2_out_channels', outChannels], ['width_per_group', bottleneckChannels], ['in_channels', inChannels]] as const) {
+    if (!Number.isInteger(v) || v <= 0) throw new Error(`makeResNetStages: ${name} must be a positive integer, got ${JSON.stringify(v)}`);
+  }
   const stages: CNNBlockBase[][] = [];
   for (let idx = 0; idx < opts.num_stages; idx++) {
     const stageIdx = idx + 2;
