@@ -2,4 +2,5 @@ export * from './layout';
 export * from './parameter';
 export * from './module';
 export * from './init';
+export * from './norm_ops';
 export * from './layers';

@@ -7,6 +7,7 @@ import { conv2d, pair, type Pair } from '../ops/conv';
 import { linear } from '../ops/linear';
 import { getGlobalRng, type Rng } from '../rng';
 import { defaultBias_, kaimingUniform_, normal_ } from './init';
+import { groupNorm, layerNorm } from './norm_ops';
 import { Module, ModuleList } from './module';
 
 /** y = x W + b (torch.nn.Linear; weight [in, out] here, [out, in] in the state dict). */
@@ -90,7 +91,7 @@ export class Conv2d extends Module {
   }
 }
 
-/** torch.nn.LayerNorm over the last dimension (weight 1, bias 0, eps 1e-5). */
+/** torch.nn.LayerNorm over the last dimension (weight 1, bias 0, eps 1e-5); hand-written gradient (norm_ops.ts). */
 export class LayerNorm extends Module {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable;
@@ -102,14 +103,11 @@ export class LayerNorm extends Module {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => {
-      const { mean, variance } = tf.moments(x, -1, true);
-      return x.sub(mean).mul(tf.rsqrt(variance.add(this.eps))).mul(this.weight).add(this.bias);
-    });
+    return layerNorm(x, this.weight, this.bias, this.eps);
   }
 }
 
-/** torch.nn.GroupNorm on NHWC input (weight 1, bias 0, eps 1e-5). */
+/** torch.nn.GroupNorm on NHWC input (weight 1, bias 0, eps 1e-5); hand-written gradient (norm_ops.ts). */
 export class GroupNorm extends Module {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable;
@@ -123,14 +121,7 @@ export class GroupNorm extends Module {
 
   /** x [N,H,W,C] -> [N,H,W,C]. */
   forward(x: tf.Tensor4D): tf.Tensor4D {
-    return tf.tidy(() => {
-      const [n, h, w, c] = x.shape;
-      const g = this.numGroups;
-      const grouped = x.reshape([n, h * w, g, c / g]); // [N, HW, G, C/G]
-      const { mean, variance } = tf.moments(grouped, [1, 3], true); // [N,1,G,1]
-      const normed = grouped.sub(mean).mul(tf.rsqrt(variance.add(this.eps))).reshape([n, h, w, c]);
-      return normed.mul(this.weight).add(this.bias) as tf.Tensor4D;
-    });
+    return groupNorm(x, this.weight, this.bias, this.numGroups, this.eps);
   }
 }
 

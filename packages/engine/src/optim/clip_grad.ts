@@ -13,9 +13,11 @@ export function clipGradNorm(
   const names = Object.keys(grads);
   if (names.length === 0) return { totalNorm: 0, grads };
   const totalNorm = tf.tidy(() => {
-    if (normType === Infinity) return tf.max(tf.stack(names.map((n) => grads[n].abs().max()))).dataSync()[0];
-    const parts = names.map((n) => grads[n].abs().pow(normType).sum());
-    return tf.addN(parts).pow(1 / normType).dataSync()[0];
+    // One flat vector of every gradient: a few kernels in all instead of a few per parameter.
+    const flat = tf.concat(names.map((n) => grads[n].reshape([-1])));
+    if (normType === Infinity) return flat.abs().max().dataSync()[0];
+    if (normType === 2) return Math.sqrt(flat.square().sum().dataSync()[0]);
+    return flat.abs().pow(normType).sum().pow(1 / normType).dataSync()[0];
   });
   const coef = maxNorm / (totalNorm + 1e-6);
   if (!(coef < 1)) return { totalNorm, grads };
