@@ -1,5 +1,7 @@
 export * from './select_backend';
 export * from './wasm_node';
+export * from './wasm_pool_spin';
+export * from './thread_use';
 export * from './memory_guard';
 export * from './fast_kernels';
 export * from './gradient_override';

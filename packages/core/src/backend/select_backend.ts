@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { installFastKernels } from './fast_kernels';
 import { WasmMemoryGuard, installWasmAllocationCheck } from './memory_guard';
-import { WasmConfigError, defaultWasmThreads, initWasmBackend, initialisedBackend } from './wasm_node';
+import { WasmConfigError, defaultWasmThreads, initWasmBackend, initialisedBackend, type PoolSpinSetting } from './wasm_node';
 
 const require = createRequire(import.meta.url);
 
@@ -40,6 +40,8 @@ export interface SelectBackendOptions {
   backend?: string;
   /** wasm threads (default: env DETR_WASM_THREADS, else every logical core). */
   threads?: number;
+  /** wasm thread-pool spin-wait (default: env DETR_WASM_POOL_SPIN, else 10,000; see wasm_pool_spin.ts). */
+  poolSpinIterations?: PoolSpinSetting;
   log?: (line: string) => void;
   /** wasm memory budget for memoryCheck (default 3.5 GiB or env DETR_WASM_MEMORY_LIMIT_MB). */
   memoryLimitBytes?: number;
@@ -84,7 +86,7 @@ interface Chosen {
   simd?: boolean;
 }
 
-async function tryKind(kind: BackendKind, threads: number): Promise<Chosen> {
+async function tryKind(kind: BackendKind, threads: number, poolSpinIterations?: PoolSpinSetting): Promise<Chosen> {
   switch (kind) {
     case 'node-gpu': {
       const gpu = detectGpu();
@@ -97,7 +99,7 @@ async function tryKind(kind: BackendKind, threads: number): Promise<Chosen> {
       return { kind };
     case 'wasm': {
       try {
-        const r = await initWasmBackend({ threads });
+        const r = await initWasmBackend({ threads, poolSpinIterations });
         return { kind, threads: r.threads, requestedThreads: r.requestedThreads, simd: r.simd };
       } catch (err) {
         if (err instanceof WasmConfigError) throw err; // a setup conflict, not an unusable backend
@@ -168,7 +170,7 @@ export async function selectBackend(opts: SelectBackendOptions = {}): Promise<Ba
   let chosen: Chosen | null = null;
   for (const kind of candidatesFor(requested)) {
     try {
-      chosen = await tryKind(kind, threads);
+      chosen = await tryKind(kind, threads, opts.poolSpinIterations);
       break;
     } catch (err) {
       if (!(err instanceof SkipError)) throw err;

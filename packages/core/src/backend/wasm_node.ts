@@ -15,7 +15,10 @@
  *     caps it at `emscripten_num_logical_cores() / 2` (it assumes SMT; Node's `os.cpus().length`),
  *     let `os.cpus()` report at least 2n entries while the module initialises;
  *  5. the pthreads keep the event loop alive: unref them, and remove the backend (which terminates
- *     them) on `beforeExit`, so a script ends by itself.
+ *     them) on `beforeExit`, so a script ends by itself;
+ *  6. load a copy of the threaded binary whose thread pool spin-waits 10,000 instead of 1,000,000
+ *     iterations before sleeping (wasm_pool_spin.ts): with the upstream spin, 2 threads were slower than
+ *     1 whenever the process had only one core to itself (a shared machine), see there.
  * Every step reads tfjs 4.22.0 internals, so the version is checked first.
  */
 import { createHash } from 'node:crypto';
@@ -24,6 +27,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { DEFAULT_POOL_SPIN_ITERATIONS, UPSTREAM_POOL_SPIN_ITERATIONS, encodeSpinConst, writePatchedThreadedBinary } from './wasm_pool_spin';
 
 /** The tfjs-backend-wasm version the thread workaround was written against. */
 export const PINNED_WASM_VERSION = '4.22.0';
@@ -48,11 +52,17 @@ export interface WasmInitResult {
   simd: boolean;
   /** Whether the threaded SIMD build was loaded (false: the single-thread SIMD build). */
   threadedBuild: boolean;
+  /** The thread pool's spin-wait iterations in the loaded threaded binary (null: single-thread build). */
+  poolSpinIterations: number | null;
 }
+
+/** Spin-wait setting of the thread pool: an iteration count, or 'upstream' (the unpatched binary). */
+export type PoolSpinSetting = number | 'upstream';
 
 interface WasmPackage {
   setThreadsCount(n: number): void;
   getThreadsCount(): number;
+  setWasmPaths(fileMap: Record<string, string>): void;
   version_wasm: string;
 }
 
@@ -77,8 +87,8 @@ export function defaultWasmThreads(): number {
 async function importWasmPackage(): Promise<WasmPackage> {
   const mod = (await import('@tensorflow/tfjs-backend-wasm')) as unknown as WasmPackage & { default?: WasmPackage };
   const pkg = typeof mod.setThreadsCount === 'function' ? mod : mod.default;
-  if (!pkg || typeof pkg.setThreadsCount !== 'function' || typeof pkg.getThreadsCount !== 'function') {
-    throw new Error('@tensorflow/tfjs-backend-wasm does not export setThreadsCount/getThreadsCount (is it 4.22.0?)');
+  if (!pkg || typeof pkg.setThreadsCount !== 'function' || typeof pkg.getThreadsCount !== 'function' || typeof pkg.setWasmPaths !== 'function') {
+    throw new Error('@tensorflow/tfjs-backend-wasm does not export setThreadsCount/getThreadsCount/setWasmPaths (is it 4.22.0?)');
   }
   return pkg;
 }
@@ -86,6 +96,39 @@ async function importWasmPackage(): Promise<WasmPackage> {
 function wasmPackageDir(): string {
   // main: <pkg>/dist/tf-backend-wasm.node.js
   return path.dirname(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm')));
+}
+
+/**
+ * The pool spin setting: `opt`, else env DETR_WASM_POOL_SPIN ('upstream' or a count), else
+ * DEFAULT_POOL_SPIN_ITERATIONS. A bad value throws, naming its source.
+ */
+export function resolvePoolSpin(opt?: PoolSpinSetting): PoolSpinSetting {
+  const env = process.env.DETR_WASM_POOL_SPIN;
+  const [value, source] = opt !== undefined ? [opt, 'poolSpinIterations'] : env !== undefined && env !== '' ? [env, 'DETR_WASM_POOL_SPIN'] : [DEFAULT_POOL_SPIN_ITERATIONS, 'default'];
+  if (value === 'upstream') return value;
+  const n = typeof value === 'number' ? value : /^\d+$/.test(value) ? Number(value) : NaN;
+  try {
+    encodeSpinConst(n); // range check
+  } catch (err) {
+    throw new Error(`${source}: ${(err as Error).message.replace(/, got .*/, '')} or 'upstream', got '${value}'`);
+  }
+  return n;
+}
+
+/** Points tfjs's loader at a copy of the threaded SIMD binary with the pool spin set to `iterations`. */
+function loadPatchedThreadedBinary(pkg: WasmPackage, pkgDir: string, iterations: number): void {
+  // The node bundle's Emscripten scriptDirectory is dist/, where tfjs finds the binaries by default.
+  const dist = path.join(pkgDir, 'dist');
+  const binary = (name: string): string => {
+    const file = path.join(dist, name);
+    if (!fs.existsSync(file)) throw new Error(`wasm: ${file} is missing from @tensorflow/tfjs-backend-wasm (expected in ${PINNED_WASM_VERSION})`);
+    return file;
+  };
+  pkg.setWasmPaths({
+    'tfjs-backend-wasm.wasm': binary('tfjs-backend-wasm.wasm'),
+    'tfjs-backend-wasm-simd.wasm': binary('tfjs-backend-wasm-simd.wasm'),
+    'tfjs-backend-wasm-threaded-simd.wasm': writePatchedThreadedBinary(binary('tfjs-backend-wasm-threaded-simd.wasm'), iterations),
+  });
 }
 
 /** Writes the patched pthread worker script to a fresh temp folder; returns its path. */
@@ -214,7 +257,7 @@ async function withoutNewProcessListeners<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-async function initOnce(threads: number): Promise<WasmInitResult> {
+async function initOnce(threads: number, poolSpin: PoolSpinSetting): Promise<WasmInitResult> {
   const pkg = await importWasmPackage();
   if (pkg.version_wasm !== PINNED_WASM_VERSION) {
     throw new Error(
@@ -227,6 +270,7 @@ async function initOnce(threads: number): Promise<WasmInitResult> {
   let workerPath: string | null = null;
   if (wantThreads) {
     workerPath = writeWorkerScript(wasmPackageDir());
+    if (poolSpin !== 'upstream') loadPatchedThreadedBinary(pkg, wasmPackageDir(), poolSpin);
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
     pkg.setThreadsCount(threads);
     await withoutNewProcessListeners(() => withInitPatches(workerPath as string, 2 * threads, () => setBackendCapturingWarnings('wasm')));
@@ -243,14 +287,17 @@ async function initOnce(threads: number): Promise<WasmInitResult> {
     for (const w of [...pthread.runningWorkers, ...pthread.unusedWorkers]) w.unref();
   }
   installExitHook();
-  return { threads: actual, requestedThreads: threads, simd, threadedBuild: wantThreads };
+  const poolSpinIterations = wantThreads ? (poolSpin === 'upstream' ? UPSTREAM_POOL_SPIN_ITERATIONS : poolSpin) : null;
+  return { threads: actual, requestedThreads: threads, simd, threadedBuild: wantThreads, poolSpinIterations };
 }
 
 /**
  * Registers and initialises the wasm backend once per process (the Emscripten module cannot be
  * re-initialised) and makes it the active backend. A later call with another thread count throws.
+ * `poolSpinIterations` (default env DETR_WASM_POOL_SPIN, else DEFAULT_POOL_SPIN_ITERATIONS) only
+ * matters with threads; it is fixed by the first call too.
  */
-export async function initWasmBackend(opts: { threads?: number } = {}): Promise<WasmInitResult> {
+export async function initWasmBackend(opts: { threads?: number; poolSpinIterations?: PoolSpinSetting } = {}): Promise<WasmInitResult> {
   const threads = Math.max(1, Math.min(Math.floor(opts.threads ?? defaultWasmThreads()), MAX_WASM_THREADS));
   if (opts.threads !== undefined && (!Number.isFinite(opts.threads) || opts.threads < 1)) {
     throw new Error(`initWasmBackend: threads must be a positive integer, got ${opts.threads}`);
@@ -268,7 +315,7 @@ export async function initWasmBackend(opts: { threads?: number } = {}): Promise<
   if (initialisedBackend('wasm') != null) {
     throw new WasmConfigError('the wasm backend was initialised outside initWasmBackend (tf.setBackend("wasm") before selectBackend); threads cannot be configured any more');
   }
-  initPromise = initOnce(threads);
+  initPromise = initOnce(threads, resolvePoolSpin(opts.poolSpinIterations));
   try {
     initResult = await initPromise;
   } catch (err) {
