@@ -97,6 +97,10 @@ interface PartStats {
  * A stack of part names ('encoder', 'encoder/msda', ...) with a mode ('fwd' | 'bwd' | 'opt' | ...):
  * time and kernels go to `${mode}:${top of stack}` until the next switch.
  */
+/** TRAIN_STEP_TRACE=1: log every part entered in forward (to find where a step stalls). */
+const TRACE = process.env.TRAIN_STEP_TRACE === '1';
+let lastTraced = '';
+
 class PartClock {
   private stack: string[] = [];
   private modeStack: string[] = [];
@@ -130,6 +134,10 @@ class PartClock {
   push(name: string, mode?: string, absolute = false): void {
     const next = absolute || !this.name ? name : `${this.name}/${name}`;
     const nextMode = mode ?? this.mode;
+    if (TRACE && `${nextMode}:${next}` !== lastTraced) {
+      lastTraced = `${nextMode}:${next}`;
+      console.log(`[trace ${(performance.now() / 1000).toFixed(1)} s] ${lastTraced}`);
+    }
     this.stack.push(this.name);
     this.modeStack.push(this.mode);
     if (next === this.name && nextMode === this.mode) return;
