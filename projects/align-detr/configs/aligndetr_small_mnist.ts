@@ -1,6 +1,7 @@
 /**
  * Align-DETR at a small scale for the embedded MNIST-detection dataset: exactly the shrink of DINO's
- * `projects/dino/configs/dino_small_mnist.ts` (ResNet-18 with GroupNorm trained from scratch, 128-d
+ * `projects/dino/configs/dino_small_mnist.ts` (half-width ResNet-18 (32-channel stem and res2, so
+ * res3/res4/res5 give 64/128/256 channels) with GroupNorm trained from scratch, 128-d
  * transformer with 2 encoder and 3 decoder layers, 4 levels, 30 queries, 10 denoising queries; a
  * projects test checks that the two resolved configs differ only in the detector class, the criterion
  * and the output folder), with Align-DETR's criterion at the official k = 2 (match_num follows the
@@ -22,10 +23,10 @@ Object.assign(model, {
   dn_number: 10,
   select_box_nums_for_evaluation: 100,
 });
-Object.assign(model.backbone as object, { depth: 18, norm: 'GN', freeze_at: 0 });
+Object.assign(model.backbone as object, { depth: 18, norm: 'GN', freeze_at: 0, stem_out_channels: 32, res2_out_channels: 32 });
 Object.assign(model.position_embedding as object, { num_pos_feats: 64 });
 Object.assign(model.neck as object, {
-  input_shapes: { res3: { channels: 128 }, res4: { channels: 256 }, res5: { channels: 512 } },
+  input_shapes: { res3: { channels: 64 }, res4: { channels: 128 }, res5: { channels: 256 } },
   out_channels: 128,
   norm_layer: { type: 'GroupNorm', num_groups: 32, num_channels: 128 },
 });
@@ -44,8 +45,8 @@ export const lr_multiplier = defaultCocoScheduler(12, 10, 0.1);
 export const train = {
   ...cloneConfig(commonTrain),
   output_dir: './output/aligndetr_small_mnist',
-  max_iter: 3000,
-  eval_period: 1000,
+  max_iter: 1000,
+  eval_period: 500,
   log_period: 20,
-  checkpointer: { period: 500, max_to_keep: 2 },
+  checkpointer: { period: 250, max_to_keep: 2 },
 };
