@@ -288,7 +288,7 @@ function instrumentModel(clock: PartClock, model: AnyModel, detail: boolean): vo
       if (cls === 'MultiScaleDeformableAttention') wrapMethod(clock, m, 'forward', 'msda');
       else if (cls === 'MultiheadAttention') wrapMethod(clock, m, 'forward', 'self_attn');
       else if (cls === 'FFN') wrapMethod(clock, m, 'forward', 'ffn');
-      else if (cls === 'LayerNorm' || cls === 'FusedLayerNorm') wrapMethod(clock, m, 'forward', 'layernorm');
+      else if (cls === 'LayerNorm') wrapMethod(clock, m, 'forward', 'layernorm');
       else if (cls === 'GroupNorm' || cls === 'FrozenBatchNorm2d') wrapMethod(clock, m, 'forward', 'norm');
       else if (cls === 'Conv2d' || cls === 'ConvWithNorm') wrapMethod(clock, m, 'forward', 'conv');
       else if (/^(class_embed|bbox_embed)\.\d+$/.test(name) || name === 'transformer.decoder.ref_point_head') wrapMethod(clock, m, 'forward', 'heads');

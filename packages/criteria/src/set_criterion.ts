@@ -142,6 +142,13 @@ export class SetCriterion {
     names: { suffix: string; final: string; aux: string },
   ): void {
     const numLayers = aux.length + 1;
+    // Upstream indexes match_num as [encoder, decoder 0 .. L-2, last]: one entry per decoder layer plus
+    // the encoder's, so a list of another length would silently give the last layer a wrong k.
+    if (this.matchNum && this.matchNum.length !== numLayers + 1) {
+      throw new Error(
+        `${this.name}: match_num has ${this.matchNum.length} entries but the model has ${numLayers} decoder outputs; it needs ${numLayers + 1} ([encoder, decoder 0 .. L-2, last]), got ${JSON.stringify(this.matchNum)}`,
+      );
+    }
     this.addMatchedLosses(result, final, names.final, targets, numBoxes, numLayers, names.suffix);
     aux.forEach((out, i) => this.addMatchedLosses(result, out, `${names.aux}[${i}]`, targets, numBoxes, i + 1, `_${i}${names.suffix}`));
   }

@@ -44,4 +44,14 @@ describe('AlignDETRCriterion on the align_criterion inputs: DN-less outputs and 
     });
     tf.dispose(inputs);
   });
+
+  it('match_num must have one entry per decoder output plus the encoder (else the last layer gets a wrong k)', () => {
+    const inputs = INPUTS.map((k) => fixtureTensor(F, k));
+    tf.tidy(() => {
+      const c = criterion(); // fixture: 6 decoder outputs, match_num of 7 entries
+      const tooLong = new AlignDETRCriterion({ num_classes: c.numClasses, matcher: c.matcher, class_loss: c.classLoss, match_num: [...c.matchNum!, 1], tau: c.tau, weight_dict: c.weight_dict });
+      expect(() => tooLong.forward(outputsFrom(inputs), fixtureTargets(F))).toThrow(/match_num has 8 entries but the model has 6 decoder outputs; it needs 7/);
+    });
+    tf.dispose(inputs);
+  });
 });

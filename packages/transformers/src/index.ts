@@ -1,7 +1,6 @@
 export * from './stop_gradient';
 export * from './position_embedding';
 export * from './masks';
-export * from './layer_norm';
 export * from './attention_args';
 export * from './multihead_attention';
 export * from './ms_deform_attn_core';

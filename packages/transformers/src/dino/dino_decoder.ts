@@ -10,7 +10,6 @@ import * as tf from '@tensorflow/tfjs';
 import { LayerNorm, Linear, MLP, ModuleList, inverseSigmoid } from '@detr/core';
 import { register } from '@detr/registry';
 import { FFN } from '../ffn';
-import { FusedLayerNorm } from '../layer_norm';
 import { MultiScaleDeformableAttention } from '../ms_deform_attn';
 import type { SpatialShapes } from '../ms_deform_attn_core';
 import { MultiheadAttention } from '../multihead_attention';
@@ -77,7 +76,7 @@ export class DINOTransformerDecoder extends TransformerLayerSequence {
             new MultiScaleDeformableAttention({ embed_dim: embedDim, num_heads: numHeads, dropout: attnDropout, batch_first: true, num_levels: opts.num_feature_levels ?? 4 }),
           ],
           ffn: () => new FFN({ embed_dim: embedDim, feedforward_dim: opts.feedforward_dim ?? 1024, output_dim: embedDim, ffn_drop: opts.ffn_dropout ?? 0.1 }),
-          norm: () => new FusedLayerNorm(embedDim),
+          norm: () => new LayerNorm(embedDim),
           operation_order: ['self_attn', 'norm', 'cross_attn', 'norm', 'ffn', 'norm'],
         }),
       num_layers: opts.num_layers ?? 6,
@@ -86,7 +85,7 @@ export class DINOTransformerDecoder extends TransformerLayerSequence {
     this.returnIntermediate = opts.return_intermediate ?? true;
     this.lookForwardTwice = opts.look_forward_twice ?? true;
     this.ref_point_head = this.registerModule('ref_point_head', new MLP(2 * embedDim, embedDim, embedDim, 2));
-    this.norm = this.registerModule('norm', new FusedLayerNorm(embedDim));
+    this.norm = this.registerModule('norm', new LayerNorm(embedDim));
   }
 
   /**

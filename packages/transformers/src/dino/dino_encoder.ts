@@ -7,7 +7,6 @@ import * as tf from '@tensorflow/tfjs';
 import { LayerNorm } from '@detr/core';
 import { register } from '@detr/registry';
 import { FFN } from '../ffn';
-import { FusedLayerNorm } from '../layer_norm';
 import { MultiScaleDeformableAttention } from '../ms_deform_attn';
 import type { SpatialShapes } from '../ms_deform_attn_core';
 import { BaseTransformerLayer, TransformerLayerSequence } from '../transformer_layer';
@@ -55,14 +54,14 @@ export class DINOTransformerEncoder extends TransformerLayerSequence {
               num_levels: opts.num_feature_levels ?? 4,
             }),
           ffn: () => new FFN({ embed_dim: embedDim, feedforward_dim: opts.feedforward_dim ?? 1024, output_dim: embedDim, num_fcs: 2, ffn_drop: opts.ffn_dropout ?? 0.1 }),
-          norm: () => new FusedLayerNorm(embedDim),
+          norm: () => new LayerNorm(embedDim),
           operation_order: ['self_attn', 'norm', 'ffn', 'norm'],
         }),
       num_layers: opts.num_layers ?? 6,
     });
     this.embedDim = this.layers.at(0).embedDim;
     this.preNorm = this.layers.at(0).preNorm;
-    this.post_norm_layer = this.registerModule('post_norm_layer', opts.post_norm ? new FusedLayerNorm(this.embedDim) : null);
+    this.post_norm_layer = this.registerModule('post_norm_layer', opts.post_norm ? new LayerNorm(this.embedDim) : null);
   }
 
   /** query [B,S,C] (flattened multi-scale features) -> memory [B,S,C]. */

@@ -8,7 +8,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { Embedding, LayerNorm, Linear, Module, normal_, xavierUniform_ } from '@detr/core';
 import { register } from '@detr/registry';
-import { FusedLayerNorm } from '../layer_norm';
 import { getValidRatios } from '../masks';
 import { MultiScaleDeformableAttention } from '../ms_deform_attn';
 import { levelStartIndex } from '../ms_deform_attn_core';
@@ -74,7 +73,7 @@ export class DINOTransformer extends Module {
     this.level_embeds = this.registerParameter('level_embeds', tf.zeros([this.numFeatureLevels, this.embedDim]));
     this.tgt_embed = this.learntInitQuery ? this.registerModule('tgt_embed', new Embedding(this.twoStageNumProposals, this.embedDim)) : null;
     this.enc_output = this.registerModule('enc_output', new Linear(this.embedDim, this.embedDim));
-    this.enc_output_norm = this.registerModule('enc_output_norm', new FusedLayerNorm(this.embedDim));
+    this.enc_output_norm = this.registerModule('enc_output_norm', new LayerNorm(this.embedDim));
     this.initWeights();
   }
 
