@@ -7,11 +7,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Module, seedEverything, selectBackend } from '@detr/core';
+import { selectBackend } from '@detr/core';
 import { IABCELoss, SetCriterion, SigmoidFocalLoss } from '@detr/criteria';
-import { Trainer, type AdamW, type ParamScheduler, type TrainableDetector, type TrainLoader } from '@detr/engine';
+import { tinyMnistOverrides, trainSteps } from '@detr/engine/testing';
 import { HungarianMatcher, MixedMatcher } from '@detr/matchers';
-import { instantiate, runAsyncSetup, type ConfigNode } from '@detr/registry';
+import { instantiate } from '@detr/registry';
 import { listProjectConfigs, loadAndResolve, REPO_ROOT } from '../../../tools/cli_common';
 import { DABDETR } from '../src/index';
 
@@ -168,14 +168,7 @@ describe('DAB-DETR configs', () => {
 
   it('the small config trains on the embedded dataset: finite losses, flat tensor count', async () => {
     const overrides = [
-      `+dataloader.train.dataset.cache_dir=${tmp}`,
-      'dataloader.train.dataset.num_train=8',
-      'dataloader.train.dataset.num_val=4',
-      'dataloader.train.batch_size=2',
-      'dataloader.train.transforms.short_edge_length=[64]',
-      'dataloader.train.transforms.max_size=96',
-      'dataloader.train.transforms.crop_pre_resize=[64]',
-      'dataloader.train.transforms.crop_size=[48, 64]',
+      ...tinyMnistOverrides(tmp),
       'model.transformer.encoder.num_layers=1',
       'model.transformer.decoder.num_layers=2',
     ];
@@ -186,30 +179,3 @@ describe('DAB-DETR configs', () => {
     expect(tensors[2]).toBe(tensors[1]);
   });
 });
-
-/** Build model / optimizer / schedule / loader from a resolved config as launch() does, run `steps` updates. */
-async function trainSteps(cfg: Cfg, steps: number): Promise<{ losses: Record<string, number>[]; tensors: number[] }> {
-  await runAsyncSetup(cfg.dataloader.train as ConfigNode);
-  seedEverything(Number(cfg.train.seed));
-  const model = instantiate<TrainableDetector & Module>(cfg.model);
-  const optimizer = instantiate<AdamW>({ ...cfg.optimizer, params: { ...cfg.optimizer.params, model } });
-  const trainer = new Trainer({
-    model,
-    optimizer,
-    loader: instantiate<TrainLoader>(cfg.dataloader.train),
-    scheduler: instantiate<ParamScheduler>(cfg.lr_multiplier),
-    max_iter: Number(cfg.train.max_iter),
-    clip_grad: { enabled: true, max_norm: cfg.train.clip_grad.params.max_norm, norm_type: cfg.train.clip_grad.params.norm_type },
-  });
-  model.train();
-  const losses: Record<string, number>[] = [];
-  const tensors: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    losses.push(trainer.runStep().losses);
-    trainer.iter += 1;
-    tensors.push(tf.memory().numTensors);
-  }
-  optimizer.dispose();
-  model.dispose();
-  return { losses, tensors };
-}

@@ -3,16 +3,15 @@
 // trains on the embedded dataset (a tiny generated split) with detrex's loss keys, finite losses and a
 // flat tensor count, and the override paths a user reaches for exist and keep the derived values
 // (proposal count, weight dict, one-to-many settings) consistent.
-import * as tf from '@tensorflow/tfjs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Module, seedEverything, selectBackend } from '@detr/core';
+import { selectBackend } from '@detr/core';
 import { HybridCriterion, IABCELoss, SigmoidFocalLoss } from '@detr/criteria';
-import { Trainer, type AdamW, type ParamScheduler, type TrainableDetector, type TrainLoader } from '@detr/engine';
+import { tinyMnistOverrides, trainSteps } from '@detr/engine/testing';
 import { HungarianMatcher } from '@detr/matchers';
-import { instantiate, runAsyncSetup, type ConfigNode } from '@detr/registry';
+import { instantiate } from '@detr/registry';
 import { listProjectConfigs, loadAndResolve, REPO_ROOT } from '../../../tools/cli_common';
 import { HDeformableDETR } from '../src/index';
 
@@ -185,14 +184,7 @@ describe('H-Deformable-DETR configs', () => {
 
   it('the small config trains on the embedded dataset: detrex loss keys, finite losses, flat tensor count', async () => {
     const overrides = [
-      `+dataloader.train.dataset.cache_dir=${tmp}`,
-      'dataloader.train.dataset.num_train=8',
-      'dataloader.train.dataset.num_val=4',
-      'dataloader.train.batch_size=2',
-      'dataloader.train.transforms.short_edge_length=[64]',
-      'dataloader.train.transforms.max_size=96',
-      'dataloader.train.transforms.crop_pre_resize=[64]',
-      'dataloader.train.transforms.crop_size=[48, 64]',
+      ...tinyMnistOverrides(tmp),
       'model.transformer.encoder.num_layers=1',
       'model.transformer.decoder.num_layers=2',
       // 30 + 60 proposals: a 64 px batch has only 85..100 encoder tokens over the 4 levels.
@@ -205,30 +197,3 @@ describe('H-Deformable-DETR configs', () => {
     expect(tensors[2]).toBe(tensors[1]);
   });
 });
-
-/** Build model / optimizer / schedule / loader from a resolved config as launch() does, run `steps` updates. */
-async function trainSteps(cfg: Cfg, steps: number): Promise<{ losses: Record<string, number>[]; tensors: number[] }> {
-  await runAsyncSetup(cfg.dataloader.train as ConfigNode);
-  seedEverything(Number(cfg.train.seed));
-  const model = instantiate<TrainableDetector & Module>(cfg.model);
-  const optimizer = instantiate<AdamW>({ ...cfg.optimizer, params: { ...cfg.optimizer.params, model } });
-  const trainer = new Trainer({
-    model,
-    optimizer,
-    loader: instantiate<TrainLoader>(cfg.dataloader.train),
-    scheduler: instantiate<ParamScheduler>(cfg.lr_multiplier),
-    max_iter: Number(cfg.train.max_iter),
-    clip_grad: { enabled: true, max_norm: cfg.train.clip_grad.params.max_norm, norm_type: cfg.train.clip_grad.params.norm_type },
-  });
-  model.train();
-  const losses: Record<string, number>[] = [];
-  const tensors: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    losses.push(trainer.runStep().losses);
-    trainer.iter += 1;
-    tensors.push(tf.memory().numTensors);
-  }
-  optimizer.dispose();
-  model.dispose();
-  return { losses, tensors };
-}
