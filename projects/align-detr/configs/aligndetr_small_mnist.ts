@@ -11,8 +11,7 @@
 import { cloneConfig } from '@detr/registry';
 import { defaultCocoScheduler } from '../../../configs/common/coco_schedule';
 import { dataloader as mnistData } from '../../../configs/common/data/mnist_det';
-import { AdamWConfig } from '../../../configs/common/optim';
-import { train as commonTrain } from '../../../configs/common/train';
+import { shrinkDeformableDetr, smallOptimizer, smallTrain } from '../../../configs/common/small_mnist';
 import { model as alignModel } from './models/aligndetr_r50';
 
 export const model = cloneConfig(alignModel);
@@ -23,30 +22,12 @@ Object.assign(model, {
   dn_number: 10,
   select_box_nums_for_evaluation: 100,
 });
-Object.assign(model.backbone as object, { depth: 18, norm: 'GN', freeze_at: 0, stem_out_channels: 32, res2_out_channels: 32 });
-Object.assign(model.position_embedding as object, { num_pos_feats: 64 });
-Object.assign(model.neck as object, {
-  input_shapes: { res3: { channels: 64 }, res4: { channels: 128 }, res5: { channels: 256 } },
-  out_channels: 128,
-  norm_layer: { type: 'GroupNorm', num_groups: 32, num_channels: 128 },
-});
-const transformer = model.transformer as Record<string, Record<string, unknown>>;
-Object.assign(transformer.encoder, { embed_dim: 128, num_heads: 4, feedforward_dim: 512, num_layers: 2 });
-Object.assign(transformer.decoder, { embed_dim: 128, num_heads: 4, feedforward_dim: 512, num_layers: 3 });
+shrinkDeformableDetr(model);
 
 export const dataloader = cloneConfig(mnistData);
 
-export const optimizer = cloneConfig(AdamWConfig);
-optimizer.lr = 2e-4;
-optimizer.weight_decay = 1e-4;
+export const optimizer = smallOptimizer();
 
 export const lr_multiplier = defaultCocoScheduler(12, 10, 0.1);
 
-export const train = {
-  ...cloneConfig(commonTrain),
-  output_dir: './output/aligndetr_small_mnist',
-  max_iter: 1000,
-  eval_period: 500,
-  log_period: 20,
-  checkpointer: { period: 250, max_to_keep: 2 },
-};
+export const train = smallTrain('./output/aligndetr_small_mnist', 1000);

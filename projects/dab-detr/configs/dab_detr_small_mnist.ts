@@ -10,39 +10,29 @@
 import { cloneConfig } from '@detr/registry';
 import { defaultCocoScheduler } from '../../../configs/common/coco_schedule';
 import { dataloader as mnistData } from '../../../configs/common/data/mnist_det';
-import { AdamWConfig } from '../../../configs/common/optim';
-import { train as commonTrain } from '../../../configs/common/train';
+import { SMALL_BACKBONE, SMALL_EMBED_DIM, SMALL_LAYER, SMALL_NUM_DECODER_LAYERS, SMALL_NUM_ENCODER_LAYERS, SMALL_RES_CHANNELS, smallOptimizer, smallTrain } from '../../../configs/common/small_mnist';
 import { model as dabModel } from './models/dab_detr_r50';
 
 export const model = cloneConfig(dabModel);
 Object.assign(model, {
   num_classes: 10,
   num_queries: 30,
-  embed_dim: 128,
+  embed_dim: SMALL_EMBED_DIM,
   in_features: ['res4'],
-  in_channels: 128,
+  in_channels: SMALL_RES_CHANNELS.res4,
   select_box_nums_for_evaluation: 100,
 });
-Object.assign(model.backbone as object, { depth: 18, norm: 'GN', freeze_at: 0, stem_out_channels: 32, res2_out_channels: 32, out_features: ['res4'] });
-Object.assign(model.position_embedding as object, { num_pos_feats: 64 });
+Object.assign(model.backbone as object, { ...SMALL_BACKBONE, out_features: ['res4'] });
+Object.assign(model.position_embedding as object, { num_pos_feats: SMALL_EMBED_DIM / 2 });
 const transformer = model.transformer as Record<string, Record<string, unknown>>;
-Object.assign(transformer.encoder, { embed_dim: 128, num_heads: 4, feedforward_dim: 512, num_layers: 2 });
-Object.assign(transformer.decoder, { embed_dim: 128, num_heads: 4, feedforward_dim: 512, num_layers: 3 });
+Object.assign(transformer.encoder, { ...SMALL_LAYER, num_layers: SMALL_NUM_ENCODER_LAYERS });
+Object.assign(transformer.decoder, { ...SMALL_LAYER, num_layers: SMALL_NUM_DECODER_LAYERS });
 
 export const dataloader = cloneConfig(mnistData);
 
-export const optimizer = cloneConfig(AdamWConfig);
-optimizer.lr = 2e-4;
-optimizer.weight_decay = 1e-4;
+export const optimizer = smallOptimizer();
 
 /** The 50-epoch recipe's shape: lr x0.1 after 40/50 of max_iter, a short warmup from scratch. */
 export const lr_multiplier = defaultCocoScheduler(50, 40, 0.5);
 
-export const train = {
-  ...cloneConfig(commonTrain),
-  output_dir: './output/dab_detr_small_mnist',
-  max_iter: 600,
-  eval_period: 300,
-  log_period: 20,
-  checkpointer: { period: 300, max_to_keep: 2 },
-};
+export const train = smallTrain('./output/dab_detr_small_mnist', 600);
