@@ -8,27 +8,20 @@
  * references are the non-detached new_ref.
  */
 import * as tf from '@tensorflow/tfjs';
-import { LayerNorm, Linear, MLP, ModuleList, inverseSigmoid } from '@detr/core';
+import { Linear, MLP, ModuleList } from '@detr/core';
 import { register } from '@detr/registry';
 import {
-  BaseTransformerLayer,
-  FFN,
-  MultiScaleDeformableAttention,
-  MultiheadAttention,
   TransformerLayerSequence,
+  deformableDecoderLayerFactory,
+  refineReference,
   stopGradient,
+  type DeformableDecoderLayerOptions,
   type SpatialShapes,
 } from '@detr/transformers';
 
-export interface HDeformableDetrTransformerDecoderOptions {
-  embed_dim?: number;
-  num_heads?: number;
-  feedforward_dim?: number;
-  attn_dropout?: number;
-  ffn_dropout?: number;
+export interface HDeformableDetrTransformerDecoderOptions extends DeformableDecoderLayerOptions {
   num_layers?: number;
   return_intermediate?: boolean;
-  num_feature_levels?: number;
   look_forward_twice?: boolean;
 }
 
@@ -67,21 +60,7 @@ export class HDeformableDetrTransformerDecoder extends TransformerLayerSequence 
 
   constructor(opts: HDeformableDetrTransformerDecoderOptions = {}) {
     const embedDim = opts.embed_dim ?? 256;
-    const numHeads = opts.num_heads ?? 8;
-    const attnDropout = opts.attn_dropout ?? 0.1;
-    super({
-      transformer_layers: () =>
-        new BaseTransformerLayer({
-          attn: [
-            new MultiheadAttention({ embed_dim: embedDim, num_heads: numHeads, attn_drop: attnDropout, batch_first: true }),
-            new MultiScaleDeformableAttention({ embed_dim: embedDim, num_heads: numHeads, dropout: attnDropout, batch_first: true, num_levels: opts.num_feature_levels ?? 4 }),
-          ],
-          ffn: () => new FFN({ embed_dim: embedDim, feedforward_dim: opts.feedforward_dim ?? 1024, output_dim: embedDim, ffn_drop: opts.ffn_dropout ?? 0.1 }),
-          norm: () => new LayerNorm(embedDim),
-          operation_order: ['self_attn', 'norm', 'cross_attn', 'norm', 'ffn', 'norm'],
-        }),
-      num_layers: opts.num_layers ?? 6,
-    });
+    super({ transformer_layers: deformableDecoderLayerFactory(opts), num_layers: opts.num_layers ?? 6 });
     this.embedDim = embedDim;
     this.returnIntermediate = opts.return_intermediate ?? true;
     this.lookForwardTwice = opts.look_forward_twice ?? true;
@@ -112,7 +91,6 @@ export class HDeformableDetrTransformerDecoder extends TransformerLayerSequence 
       const references: tf.Tensor[] = [];
       let output = query;
       let reference = ref0;
-      const [b, nq] = ref0.shape as [number, number];
       const ratios = last === 4 ? tf.concat([args.valid_ratios, args.valid_ratios], -1) : args.valid_ratios; // [B,L,last]
       this.layers.toArray().forEach((layer, i) => {
         // Each layer's temporaries are freed by its own tidy; what it returns lives until the outer one ends.
@@ -128,14 +106,7 @@ export class HDeformableDetrTransformerDecoder extends TransformerLayerSequence 
             level_start_index: args.level_start_index,
           });
           if (!this.bbox_embed) return [layerOut, reference, reference];
-          const tmp = this.bbox_embed.at(i).forward(layerOut); // [B,Nq,4]
-          let refined: tf.Tensor;
-          if (last === 4) {
-            refined = tf.sigmoid(tmp.add(inverseSigmoid(reference)));
-          } else {
-            const xy = tmp.slice([0, 0, 0], [b, nq, 2]).add(inverseSigmoid(reference));
-            refined = tf.sigmoid(tf.concat([xy, tmp.slice([0, 0, 2], [b, nq, tmp.shape[2]! - 2])], -1));
-          }
+          const refined = refineReference(this.bbox_embed.at(i).forward(layerOut), reference); // [B,Nq,4]
           const detached = stopGradient(refined);
           return [layerOut, detached, this.lookForwardTwice ? refined : detached];
         });

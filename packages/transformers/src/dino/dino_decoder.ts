@@ -7,25 +7,17 @@
  * non-detached refined boxes.
  */
 import * as tf from '@tensorflow/tfjs';
-import { LayerNorm, Linear, MLP, ModuleList, inverseSigmoid } from '@detr/core';
+import { LayerNorm, Linear, MLP, ModuleList } from '@detr/core';
 import { register } from '@detr/registry';
-import { FFN } from '../ffn';
-import { MultiScaleDeformableAttention } from '../ms_deform_attn';
 import type { SpatialShapes } from '../ms_deform_attn_core';
-import { MultiheadAttention } from '../multihead_attention';
 import { getSinePosEmbed } from '../position_embedding';
 import { stopGradient } from '../stop_gradient';
-import { BaseTransformerLayer, TransformerLayerSequence } from '../transformer_layer';
+import { TransformerLayerSequence } from '../transformer_layer';
+import { deformableDecoderLayerFactory, refineReference, type DeformableDecoderLayerOptions } from './deformable_decoder_parts';
 
-export interface DINOTransformerDecoderOptions {
-  embed_dim?: number;
-  num_heads?: number;
-  feedforward_dim?: number;
-  attn_dropout?: number;
-  ffn_dropout?: number;
+export interface DINOTransformerDecoderOptions extends DeformableDecoderLayerOptions {
   num_layers?: number;
   return_intermediate?: boolean;
-  num_feature_levels?: number;
   look_forward_twice?: boolean;
   /** Accepted for config compatibility (detrex's checkpoint wrapper, a no-op there too). */
   use_checkpoint?: boolean;
@@ -66,21 +58,7 @@ export class DINOTransformerDecoder extends TransformerLayerSequence {
 
   constructor(opts: DINOTransformerDecoderOptions = {}) {
     const embedDim = opts.embed_dim ?? 256;
-    const numHeads = opts.num_heads ?? 8;
-    const attnDropout = opts.attn_dropout ?? 0.1;
-    super({
-      transformer_layers: () =>
-        new BaseTransformerLayer({
-          attn: [
-            new MultiheadAttention({ embed_dim: embedDim, num_heads: numHeads, attn_drop: attnDropout, batch_first: true }),
-            new MultiScaleDeformableAttention({ embed_dim: embedDim, num_heads: numHeads, dropout: attnDropout, batch_first: true, num_levels: opts.num_feature_levels ?? 4 }),
-          ],
-          ffn: () => new FFN({ embed_dim: embedDim, feedforward_dim: opts.feedforward_dim ?? 1024, output_dim: embedDim, ffn_drop: opts.ffn_dropout ?? 0.1 }),
-          norm: () => new LayerNorm(embedDim),
-          operation_order: ['self_attn', 'norm', 'cross_attn', 'norm', 'ffn', 'norm'],
-        }),
-      num_layers: opts.num_layers ?? 6,
-    });
+    super({ transformer_layers: deformableDecoderLayerFactory(opts), num_layers: opts.num_layers ?? 6 });
     this.embedDim = embedDim;
     this.returnIntermediate = opts.return_intermediate ?? true;
     this.lookForwardTwice = opts.look_forward_twice ?? true;
@@ -133,13 +111,7 @@ export class DINOTransformerDecoder extends TransformerLayerSequence {
           let refined: tf.Tensor | null = null;
           let detached = reference;
           if (this.bbox_embed) {
-            const tmp = this.bbox_embed.at(i).forward(layerOut); // [B,Nq,4]
-            if (last === 4) {
-              refined = tf.sigmoid(tmp.add(inverseSigmoid(reference)));
-            } else {
-              const xy = tmp.slice([0, 0, 0], [b, nq, 2]).add(inverseSigmoid(reference));
-              refined = tf.sigmoid(tf.concat([xy, tmp.slice([0, 0, 2], [b, nq, tmp.shape[2]! - 2])], -1));
-            }
+            refined = refineReference(this.bbox_embed.at(i).forward(layerOut), reference); // [B,Nq,4]
             detached = stopGradient(refined);
           }
           return [layerOut, detached, this.returnIntermediate ? this.norm.forward(layerOut) : layerOut, this.lookForwardTwice && refined ? refined : detached];
