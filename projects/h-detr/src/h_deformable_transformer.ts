@@ -11,14 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { LayerNorm, Linear, Module, normal_, xavierUniform_ } from '@detr/core';
 import { register } from '@detr/registry';
-import {
-  MultiScaleDeformableAttention,
-  encoderReferencePoints,
-  genEncoderOutputProposals,
-  getValidRatios,
-  levelStartIndex,
-  stopGradient,
-} from '@detr/transformers';
+import { MultiScaleDeformableAttention, encodeFeatureLevels, scoreEncoderTokens, stopGradient } from '@detr/transformers';
 import type { HDeformableDetrTransformerDecoder } from './h_deformable_decoder';
 import type { HDeformableDetrTransformerEncoder } from './h_deformable_encoder';
 import { getProposalPosEmbed } from './proposal_pos_embed';
@@ -144,30 +137,10 @@ export class HDeformableDetrTransformer extends Module {
     const trace = opts.trace;
     return tf.tidy(() => {
       const b = feats[0].shape[0];
-      const spatialShapes = feats.map((f) => [f.shape[1], f.shape[2]] as [number, number]);
-      const featFlatten = tf.concat(feats.map((f) => f.reshape([b, -1, c])), 1); // [B,S,C] level-major, row-major
-      const maskFlatten = tf.concat(masks.map((m) => m.reshape([b, -1])), 1).cast('bool'); // [B,S]
-      const lvlPosEmbed = tf.concat(
-        posEmbeds.map((p, l) => p.reshape([b, -1, c]).add(this.level_embeds.slice([l, 0], [1, c]).reshape([1, 1, c]))),
-        1,
-      ); // [B,S,C]
-      const starts = levelStartIndex(spatialShapes);
-      const validRatios = getValidRatios(masks); // [B,L,2]
-      const referencePoints = encoderReferencePoints(spatialShapes, validRatios); // [B,S,L,2]
-
-      const memory = this.encoder.forward(featFlatten, {
-        query_pos: lvlPosEmbed,
-        query_key_padding_mask: maskFlatten,
-        reference_points: referencePoints,
-        spatial_shapes: spatialShapes,
-        level_start_index: starts,
-      }); // [B,S,C]
-
-      const { maskedMemory, outputProposals } = genEncoderOutputProposals(memory, maskFlatten, spatialShapes);
-      const outputMemory = this.enc_output_norm.forward(this.enc_output.forward(maskedMemory)); // [B,S,C]
+      const encoded = encodeFeatureLevels(this.encoder, this.level_embeds, feats, masks, posEmbeds);
+      const { memory, maskFlatten, spatialShapes, levelStartIndex: starts, validRatios } = encoded;
       const nEnc = decoder.numLayers; // the encoder head comes after the decoder layers' heads
-      const encOutputsClass = classEmbed.at(nEnc).forward(outputMemory); // [B,S,classes]
-      const encOutputsCoordUnact = bboxEmbed.at(nEnc).forward(outputMemory).add(outputProposals); // [B,S,4]
+      const { outputMemory, encOutputsClass, encOutputsCoordUnact, outputProposals } = scoreEncoderTokens(encoded, this.enc_output, this.enc_output_norm, classEmbed.at(nEnc), bboxEmbed.at(nEnc));
 
       const s = memory.shape[1]!;
       if (k > s) throw new Error(`HDeformableDetrTransformer: ${k} proposals asked for but the encoder has only ${s} tokens (smaller two_stage_num_proposals or larger images)`);
