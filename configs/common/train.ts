@@ -15,6 +15,7 @@ export const train = {
   grad_accum_steps: 1,
   clip_grad: { enabled: true, params: { max_norm: 0.1, norm_type: 2 } },
   checkpointer: { period: 5000, max_to_keep: 3 },
+  /** Evaluate every eval_period iterations and after the last; 0: only after the last; negative: never. */
   eval_period: 5000,
   log_period: 20,
   model_ema: { enabled: false, decay: 0.999 },

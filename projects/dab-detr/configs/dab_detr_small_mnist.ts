@@ -13,6 +13,8 @@ import { dataloader as mnistData } from '../../../configs/common/data/mnist_det'
 import { SMALL_BACKBONE, SMALL_EMBED_DIM, SMALL_LAYER, SMALL_NUM_DECODER_LAYERS, SMALL_NUM_ENCODER_LAYERS, SMALL_RES_CHANNELS, smallOptimizer, smallTrain } from '../../../configs/common/small_mnist';
 import { model as dabModel } from './models/dab_detr_r50';
 
+// The embedded test loader batches 8 images of different sizes: detrex's all-zero padding mask at
+// inference (harmless at detectron2's test batch of 1) would put the padding into the boxes' frame.
 export const model = cloneConfig(dabModel);
 Object.assign(model, {
   num_classes: 10,
@@ -21,6 +23,7 @@ Object.assign(model, {
   in_features: ['res4'],
   in_channels: SMALL_RES_CHANNELS.res4,
   select_box_nums_for_evaluation: 100,
+  eval_padding_mask: true,
 });
 Object.assign(model.backbone as object, { ...SMALL_BACKBONE, out_features: ['res4'] });
 Object.assign(model.position_embedding as object, { num_pos_feats: SMALL_EMBED_DIM / 2 });

@@ -1,5 +1,5 @@
 /**
- * Periodic COCO evaluation (detectron2 EvalHook): every `eval_period` iterations and after the last,
+ * Periodic COCO evaluation (detectron2 EvalHook): every `eval_period` iterations (0: none) and after the last (a negative eval_period: never),
  * print the 12 stats, append them to metrics.jsonl, draw a few validation images with predicted and
  * ground-truth boxes, and redraw the loss and AP curves.
  */
@@ -102,7 +102,8 @@ export class EvalHook implements Hook {
     if (this.opts.period > 0 && t.iter % this.opts.period === 0 && t.iter !== t.maxIter) this.evaluate(t);
   }
 
+  /** After the last iteration, as detectron2's EvalHook; a negative period switches evaluation off entirely. */
   afterTrain(t: Trainer, error?: Error): void {
-    if (!error) this.evaluate(t);
+    if (!error && this.opts.period >= 0) this.evaluate(t);
   }
 }
