@@ -1,10 +1,11 @@
 /**
  * Metrics as JSON lines (`metrics.jsonl` in the output folder, like detectron2's metrics.json): one
- * line per `log_period` iterations with the mean of each loss over the period, lr, gradient norm and
- * timing; evaluation lines are appended by the evaluation hook through `MetricsLog.write`.
+ * line per `log_period` iterations with the mean of each loss over the period, lr, gradient norm,
+ * timing and the live tfjs tensor count (flat in a run without leaks); evaluation lines are appended by the evaluation hook through `MetricsLog.write`.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import type { Hook, StepResult, Trainer } from '../trainer';
 
 export type MetricsRecord = Record<string, unknown> & { iter: number; type: 'train' | 'eval' };
@@ -56,6 +57,7 @@ export class MetricsHook implements Hook {
       grad_norm: mean((s) => s.gradNorm),
       time: mean((s) => s.stepTime),
       data_time: mean((s) => s.dataTime),
+      num_tensors: tf.memory().numTensors,
     });
     this.window = [];
   }
