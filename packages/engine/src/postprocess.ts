@@ -78,3 +78,33 @@ export function topkDetections(
     };
   });
 }
+
+/** Every tensor reachable from a detector's outputs dict (arrays and nested objects), disposed once each. */
+export function disposeTensorTree(tree: unknown): void {
+  const seen = new Set<tf.Tensor>();
+  const visit = (v: unknown): void => {
+    if (v instanceof tf.Tensor) seen.add(v);
+    else if (Array.isArray(v)) v.forEach(visit);
+    else if (v && typeof v === 'object') Object.values(v).forEach(visit);
+  };
+  visit(tree);
+  tf.dispose([...seen]);
+}
+
+/**
+ * A detector's `predict` from its eval outputs: topkDetections of the final layer with k =
+ * select_box_nums_for_evaluation capped at queries x classes (small models have fewer), then every
+ * output tensor (aux layers included) disposed.
+ */
+export function detectionsFromOutputs(
+  outputs: { pred_logits: tf.Tensor; pred_boxes: tf.Tensor },
+  selectBoxNums: number,
+  batch: { imageSizes: readonly (readonly [number, number])[]; origSizes?: readonly (readonly [number, number])[] },
+): TopkDetections[] {
+  try {
+    const [, q, c] = outputs.pred_logits.shape as [number, number, number];
+    return topkDetections(outputs.pred_logits, outputs.pred_boxes, Math.min(selectBoxNums, q * c), batch.imageSizes, batch.origSizes);
+  } finally {
+    disposeTensorTree(outputs);
+  }
+}

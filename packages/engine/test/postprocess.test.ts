@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expectClose } from '@detr/core/testing';
-import { topkDetections } from '../src/index';
+import { detectionsFromOutputs, topkDetections } from '../src/index';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -36,5 +36,20 @@ describe('topkDetections', () => {
       expect(() => topkDetections(l, b, 2, [[10, 0]])).toThrow(/image size of image 0 must be a positive \[h, w\]/);
       expect(() => topkDetections(l, tf.zeros([1, 2, 4]), 2, [[10, 20]])).toThrow(/must be \[B,Q,C\] and \[B,Q,4\]/);
     });
+  });
+});
+
+describe('detectionsFromOutputs', () => {
+  it('caps k at queries x classes, takes the final layer and disposes every output tensor (aux layers too)', () => {
+    const before = tf.memory().numTensors;
+    const outputs = {
+      pred_logits: tf.tensor([[[2, -1], [0.5, 3]]]), // Q = 2, C = 2
+      pred_boxes: tf.tensor([[[0.5, 0.5, 0.2, 0.4], [0.25, 0.5, 0.2, 0.2]]]),
+      aux_outputs: [{ pred_logits: tf.zeros([1, 2, 2]), pred_boxes: tf.zeros([1, 2, 4]) }],
+    };
+    const [det] = detectionsFromOutputs(outputs, 100, { imageSizes: [[10, 20]] });
+    expect(Array.from(det.queryIndex)).toEqual([1, 0, 1, 0]); // k = min(100, 2 x 2)
+    expect(Array.from(det.labels)).toEqual([1, 0, 0, 1]);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -19,7 +19,7 @@ import { register } from '@detr/registry';
 import { interpolateMaskNearest } from '@detr/transformers';
 import type { AnchorDETRTransformer } from './anchor_transformer';
 import { checkKnownOptions, positiveInt } from './options';
-import { topkDetections } from '@detr/engine';
+import { detectionsFromOutputs } from '@detr/engine';
 
 /** A backbone: NHWC images -> named NHWC feature maps (e.g. @detr/backbones ResNet). */
 export type FeatureBackbone = Module & { forward(x: tf.Tensor4D): Record<string, tf.Tensor4D> };
@@ -141,13 +141,6 @@ export class AnchorDETR extends Module {
 
   /** Detections per image: top select_box_nums_for_evaluation, xyxy in original-image pixels. */
   predict(batch: Batch): Detections[] {
-    const outputs = this.forward(batch);
-    try {
-      // k capped at queries x classes (small models have fewer than select_box_nums_for_evaluation).
-      const [, q, c] = outputs.pred_logits.shape as [number, number, number];
-      return topkDetections(outputs.pred_logits, outputs.pred_boxes, Math.min(this.selectBoxNums, q * c), batch.imageSizes, batch.origSizes);
-    } finally {
-      tf.dispose([outputs.pred_logits, outputs.pred_boxes, ...(outputs.aux_outputs ?? []).flatMap((o) => [o.pred_logits, o.pred_boxes])]);
-    }
+    return detectionsFromOutputs(this.forward(batch), this.selectBoxNums, batch);
   }
 }

@@ -27,7 +27,7 @@ import { register } from '@detr/registry';
 import { interpolateMaskNearest, stopGradient } from '@detr/transformers';
 import type { DabDetrTransformer } from './dab_transformer';
 import { checkKnownOptions, positiveInt } from './options';
-import { topkDetections } from '@detr/engine';
+import { detectionsFromOutputs, disposeTensorTree } from '@detr/engine';
 
 /** A backbone: NHWC images -> named NHWC feature maps (e.g. @detr/backbones ResNet). */
 export type FeatureBackbone = Module & { forward(x: tf.Tensor4D): Record<string, tf.Tensor4D> };
@@ -206,26 +206,11 @@ export class DABDETR extends Module {
 
   /** Detections per image: top select_box_nums_for_evaluation, xyxy in original-image pixels. */
   predict(batch: Batch): Detections[] {
-    const outputs = this.forward(batch);
-    try {
-      // k capped at queries x classes (small models have fewer than select_box_nums_for_evaluation).
-      const [, q, c] = outputs.pred_logits.shape as [number, number, number];
-      return topkDetections(outputs.pred_logits, outputs.pred_boxes, Math.min(this.selectBoxNums, q * c), batch.imageSizes, batch.origSizes);
-    } finally {
-      disposeOutputs(outputs);
-    }
+    return detectionsFromOutputs(this.forward(batch), this.selectBoxNums, batch);
   }
 }
 
 /** Dispose every tensor of an outputs dict. */
 export function disposeOutputs(outputs: DetectorOutputs): void {
-  const seen = new Set<tf.Tensor>();
-  const visit = (v: unknown): void => {
-    if (v instanceof tf.Tensor) {
-      if (!seen.has(v)) seen.add(v);
-    } else if (Array.isArray(v)) v.forEach(visit);
-    else if (v && typeof v === 'object') Object.values(v).forEach(visit);
-  };
-  visit(outputs);
-  tf.dispose([...seen]);
+  disposeTensorTree(outputs);
 }
