@@ -21,13 +21,12 @@
  *     1 whenever the process had only one core to itself (a shared machine), see there.
  * Every step reads tfjs 4.22.0 internals, so the version is checked first.
  */
-import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { DEFAULT_POOL_SPIN_ITERATIONS, UPSTREAM_POOL_SPIN_ITERATIONS, encodeSpinConst, writePatchedThreadedBinary } from './wasm_pool_spin';
+import { DEFAULT_POOL_SPIN_ITERATIONS, UPSTREAM_POOL_SPIN_ITERATIONS, encodeSpinConst, writeContentAddressedTempFile, writePatchedThreadedBinary } from './wasm_pool_spin';
 
 /** The tfjs-backend-wasm version the thread workaround was written against. */
 export const PINNED_WASM_VERSION = '4.22.0';
@@ -149,19 +148,9 @@ function writeWorkerScript(pkgDir: string): string {
     throw new Error(`wasm threads: the pthread worker script of @tensorflow/tfjs-backend-wasm changed (tfjs internals changed since ${PINNED_WASM_VERSION}); run with threads: 1`);
   }
   const patched = source.replace(WORKER_LOAD_MAIN_SCRIPT, `importScripts(${JSON.stringify(factoryFile)});`);
-  // Content-addressed, shared by all processes and never deleted (a running process's pool may still
-  // spawn workers from it): written once, atomically (temp file + rename).
-  const hash = createHash('sha256').update(patched).digest('hex').slice(0, 16);
-  const dir = path.join(os.tmpdir(), `detr-tfjs-wasm-${PINNED_WASM_VERSION}`);
+  // Shared by all processes and never deleted: a running process's pool may still spawn workers from it.
   // .cjs: the worker uses require(); a .js file could be read as ESM under a "type": "module" package.
-  const file = path.join(dir, `threaded-simd.worker.${hash}.cjs`);
-  if (!fs.existsSync(file)) {
-    fs.mkdirSync(dir, { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, patched);
-    fs.renameSync(tmp, file);
-  }
-  return file;
+  return writeContentAddressedTempFile(`detr-tfjs-wasm-${PINNED_WASM_VERSION}`, 'threaded-simd.worker', '.cjs', patched);
 }
 
 /** Runs `fn` while URL.createObjectURL returns `workerPath` for JavaScript blobs and os.cpus() reports >= minCpus. */

@@ -81,19 +81,25 @@ export function patchPoolSpinIterations(binary: Uint8Array, iterations: number, 
 }
 
 /**
- * Writes the patched copy of `sourceFile` to os.tmpdir() once (content-addressed, atomic rename, shared
- * by all processes and never deleted: a running process may still read it) and returns its path.
+ * Writes `contents` to `<os.tmpdir()>/<dirName>/<prefix>.<hash of contents><ext>` once and returns the
+ * path: content-addressed, written atomically (temp file + rename), shared by all processes and never
+ * deleted (a running process may still read it).
  */
-export function writePatchedThreadedBinary(sourceFile: string, iterations: number): string {
-  const patched = patchPoolSpinIterations(fs.readFileSync(sourceFile), iterations, sourceFile);
-  const hash = createHash('sha256').update(patched).digest('hex').slice(0, 16);
-  const dir = path.join(os.tmpdir(), 'detr-tfjs-wasm-4.22.0');
-  const file = path.join(dir, `threaded-simd.spin${iterations}.${hash}.wasm`);
+export function writeContentAddressedTempFile(dirName: string, prefix: string, ext: string, contents: string | Uint8Array): string {
+  const hash = createHash('sha256').update(contents).digest('hex').slice(0, 16);
+  const dir = path.join(os.tmpdir(), dirName);
+  const file = path.join(dir, `${prefix}.${hash}${ext}`);
   if (!fs.existsSync(file)) {
     fs.mkdirSync(dir, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, patched);
+    fs.writeFileSync(tmp, contents);
     fs.renameSync(tmp, file);
   }
   return file;
+}
+
+/** Writes the patched copy of `sourceFile` to os.tmpdir() once (writeContentAddressedTempFile) and returns its path. */
+export function writePatchedThreadedBinary(sourceFile: string, iterations: number): string {
+  const patched = patchPoolSpinIterations(fs.readFileSync(sourceFile), iterations, sourceFile);
+  return writeContentAddressedTempFile('detr-tfjs-wasm-4.22.0', `threaded-simd.spin${iterations}`, '.wasm', patched);
 }
