@@ -11,17 +11,19 @@ import * as tf from '@tensorflow/tfjs';
 
 type Forward = Parameters<typeof tf.customGrad>[0];
 
-/** x [..., C], weight [C], bias [C] -> [..., C] (torch.nn.functional.layer_norm over the last axis). */
-export function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps: number): tf.Tensor {
-  const c = x.shape[x.rank - 1];
-  if (weight.rank !== 1 || weight.shape[0] !== c || bias.rank !== 1 || bias.shape[0] !== c) {
-    throw new Error(`layerNorm: weight and bias must be [${c}] for input [${x.shape}], got [${weight.shape}] and [${bias.shape}]`);
-  }
+/**
+ * The shared op: x viewed as `grouped` is normalised over `axes` (each group of M elements), then
+ * scaled and shifted per channel (the last axis of x, C); gradients in the closed form above.
+ */
+function affineNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, grouped: number[], axes: number[], eps: number): tf.Tensor {
+  const shape = x.shape;
+  const c = shape[shape.length - 1];
   const forward = (xi: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
     const [xhat, rstd, y] = tf.tidy(() => {
-      const { mean, variance } = tf.moments(xi, -1, true);
-      const rs = tf.rsqrt(variance.add(eps)); // [..., 1]
-      const xh = xi.sub(mean).mul(rs); // [..., C]
+      const xg = xi.reshape(grouped);
+      const { mean, variance } = tf.moments(xg, axes, true); // 1 on the normalised axes
+      const rs = tf.rsqrt(variance.add(eps));
+      const xh = xg.sub(mean).mul(rs).reshape(shape);
       return [xh, rs, xh.mul(w).add(b)];
     });
     save([xhat, rstd, w]);
@@ -30,16 +32,25 @@ export function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps:
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
         tf.tidy(() => {
           const [xh, rs, ws] = saved;
-          const rows = xh.size / c;
-          const g = dy.mul(ws);
-          const dx = g.sub(g.mean(-1, true)).sub(xh.mul(g.mul(xh).mean(-1, true))).mul(rs);
-          const dw = dy.mul(xh).reshape([rows, c]).sum(0); // [C]
-          const db = dy.reshape([rows, c]).sum(0); // [C]
+          const g = dy.mul(ws).reshape(grouped);
+          const xg = xh.reshape(grouped);
+          const dx = g.sub(g.mean(axes, true)).sub(xg.mul(g.mul(xg).mean(axes, true))).mul(rs).reshape(shape);
+          const dw = dy.mul(xh).reshape([-1, c]).sum(0); // [C]
+          const db = dy.reshape([-1, c]).sum(0); // [C]
           return [dx, dw, db];
         }),
     };
   };
   return tf.customGrad(forward as unknown as Forward)(x, weight, bias);
+}
+
+/** x [..., C], weight [C], bias [C] -> [..., C] (torch.nn.functional.layer_norm over the last axis). */
+export function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps: number): tf.Tensor {
+  const c = x.shape[x.rank - 1];
+  if (weight.rank !== 1 || weight.shape[0] !== c || bias.rank !== 1 || bias.shape[0] !== c) {
+    throw new Error(`layerNorm: weight and bias must be [${c}] for input [${x.shape}], got [${weight.shape}] and [${bias.shape}]`);
+  }
+  return affineNorm(x, weight, bias, [x.size / c, c], [1], eps); // rows of C
 }
 
 /**
@@ -52,29 +63,5 @@ export function groupNorm(x: tf.Tensor4D, weight: tf.Tensor, bias: tf.Tensor, gr
   if (weight.rank !== 1 || weight.shape[0] !== c || bias.rank !== 1 || bias.shape[0] !== c) {
     throw new Error(`groupNorm: weight and bias must be [${c}] for input [${x.shape}], got [${weight.shape}] and [${bias.shape}]`);
   }
-  const grouped = [n, h * w, groups, c / groups]; // [N, HW, G, C/G]
-  const forward = (xi: tf.Tensor, wt: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
-    const [xhat, rstd, y] = tf.tidy(() => {
-      const xg = xi.reshape(grouped);
-      const { mean, variance } = tf.moments(xg, [1, 3], true); // [N,1,G,1]
-      const rs = tf.rsqrt(variance.add(eps));
-      const xh = xg.sub(mean).mul(rs).reshape([n, h, w, c]);
-      return [xh, rs, xh.mul(wt).add(b)];
-    });
-    save([xhat, rstd, wt]);
-    return {
-      value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.tidy(() => {
-          const [xh, rs, ws] = saved;
-          const g = dy.mul(ws).reshape(grouped);
-          const xg = xh.reshape(grouped);
-          const dx = g.sub(g.mean([1, 3], true)).sub(xg.mul(g.mul(xg).mean([1, 3], true))).mul(rs).reshape([n, h, w, c]);
-          const dw = dy.mul(xh).reshape([n * h * w, c]).sum(0); // [C]
-          const db = dy.reshape([n * h * w, c]).sum(0); // [C]
-          return [dx, dw, db];
-        }),
-    };
-  };
-  return tf.customGrad(forward as unknown as Forward)(x, weight, bias) as tf.Tensor4D;
+  return affineNorm(x, weight, bias, [n, h * w, groups, c / groups], [1, 3], eps) as tf.Tensor4D; // [N, HW, G, C/G]
 }
