@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expectClose, expectExact, fixtureRaw, fixtureTensor, loadFixture, RTOL } from '@detr/core/testing';
-import { flattenMatches, HungarianMatcher, matchCostBlock, readPredictions, type MatchCostParts } from '../src/index';
-import { fixtureTargets } from './fixture_targets';
+import { flattenMatches, HungarianMatcher, readPredictions } from '../src/index';
+import { fixtureCostMatrices, fixtureTargets } from './fixture_targets';
 
 const F = 'matcher_focal';
 
@@ -20,25 +20,7 @@ describe('HungarianMatcher against matcher_focal (detrex DINO matcher)', () => {
     const pred = readPredictions(outputs, 'outputs');
     const targets = fixtureTargets(F);
     const matcher = new HungarianMatcher({ cost_class: 2, cost_bbox: 5, cost_giou: 2 });
-    // Column j of the fixture's [Q, T] matrices uses the queries of the image owning target j.
-    const Q = pred.numQueries;
-    const T = targets.reduce((s, t) => s + t.labels.length, 0);
-    const full = { class: new Float64Array(Q * T), bbox: new Float64Array(Q * T), giou: new Float64Array(Q * T), total: new Float64Array(Q * T) };
-    let col = 0;
-    targets.forEach((target, b) => {
-      const n = target.labels.length;
-      const parts: MatchCostParts = { costClass: new Float64Array(Q * n), costBbox: new Float64Array(Q * n), costGiou: new Float64Array(Q * n) };
-      const total = matchCostBlock(pred, b, target, matcher.weights, parts);
-      for (let q = 0; q < Q; q++) {
-        for (let j = 0; j < n; j++) {
-          full.class[q * T + col + j] = parts.costClass[q * n + j];
-          full.bbox[q * T + col + j] = parts.costBbox[q * n + j];
-          full.giou[q * T + col + j] = parts.costGiou[q * n + j];
-          full.total[q * T + col + j] = total[q * n + j];
-        }
-      }
-      col += n;
-    });
+    const full = fixtureCostMatrices(pred, targets, matcher);
     expectClose(full.class, fixtureRaw(F, 'cost_class'), RTOL.activation, 'cost_class');
     expectClose(full.bbox, fixtureRaw(F, 'cost_bbox'), RTOL.activation, 'cost_bbox');
     expectClose(full.giou, fixtureRaw(F, 'cost_giou'), RTOL.activation, 'cost_giou');
