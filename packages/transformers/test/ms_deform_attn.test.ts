@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RTOL, expectClose, fixtureRaw, fixtureTensor, loadFixture } from '@detr/core/testing';
 import { MultiScaleDeformableAttention, msDeformAttnCore, msDeformAttnCoreAutodiff, msDeformAttnCoreGather, msDeformAttnCoreJs, type MsDeformAttnImpl, type MsDeformAttnTrace } from '../src/index';
+import { MSDA_PARAMS, buildMsdaFixtureModule } from './msda_fixture';
 
 const FILE = 'msda';
 
@@ -52,23 +53,12 @@ describe('msDeformAttnCore (msda fixture, core/*)', () => {
   });
 });
 
-const PARAMS = ['sampling_offsets.weight', 'sampling_offsets.bias', 'attention_weights.weight', 'attention_weights.bias', 'value_proj.weight', 'value_proj.bias', 'output_proj.weight', 'output_proj.bias'];
-
-function buildModule(paramCase: string, core: MsDeformAttnImpl): MultiScaleDeformableAttention {
-  const cfg = loadFixture(FILE).config;
-  const m = new MultiScaleDeformableAttention({ embed_dim: cfg.embed_dim, num_heads: cfg.num_heads, num_levels: cfg.num_levels, num_points: cfg.num_points, dropout: 0, batch_first: true, core });
-  const sd = new Map(PARAMS.map((k) => [k, fixtureTensor(FILE, `mod/${paramCase}/param/${k}`)]));
-  m.loadStateDict(sd, { layout: 'torch', strict: true });
-  tf.dispose([...sd.values()]);
-  return m.eval();
-}
-
 describe('MultiScaleDeformableAttention module (msda fixture, mod/*)', () => {
   for (const [paramCase, refCase, core] of [['init', 'ref2d', 'js'], ['init', 'ref4d', 'gather'], ['rand', 'ref2d', 'gather'], ['rand', 'ref4d', 'js'], ['rand', 'ref4d', 'autodiff']] as const) {
     {
       it(`${paramCase}/${refCase} (${core} sampling): output, intermediates and every gradient`, () => {
         const prefix = `mod/${paramCase}/${refCase}`;
-        const m = buildModule(paramCase, core);
+        const m = buildMsdaFixtureModule(paramCase, core);
         const query = tf.variable(fixtureTensor(FILE, 'mod/query'));
         const queryPos = tf.variable(fixtureTensor(FILE, 'mod/query_pos'));
         const value = tf.variable(fixtureTensor(FILE, 'mod/value'));
@@ -92,7 +82,7 @@ describe('MultiScaleDeformableAttention module (msda fixture, mod/*)', () => {
         expectClose(grads[queryPos.name], fixtureRaw(FILE, `${prefix}/grad_query_pos`), RTOL.grad, `${prefix}/grad_query_pos`);
         expectClose(grads[value.name], fixtureRaw(FILE, `${prefix}/grad_value`), RTOL.grad, `${prefix}/grad_value`);
         expectClose(grads[ref.name], fixtureRaw(FILE, `${prefix}/grad_reference_points`), RTOL.grad, `${prefix}/grad_reference_points`);
-        expect(params.map(([n]) => n).sort()).toEqual([...PARAMS].sort());
+        expect(params.map(([n]) => n).sort()).toEqual([...MSDA_PARAMS].sort());
         for (const [name, p] of params) {
           const g = grads[p.variable.name];
           const torchLayout = p.layout === 'linear' ? g.transpose() : g; // ours [in,out] -> torch [out,in]

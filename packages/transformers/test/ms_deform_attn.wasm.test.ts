@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HeadroomLog, RTOL, fixtureRaw, fixtureTensor, loadFixture, reportHeadroom, useTestBackend } from '@detr/core/testing';
 import { MultiScaleDeformableAttention, msDeformAttnCore, type MsDeformAttnImpl, type MsDeformAttnTrace } from '../src/index';
+import { MSDA_PARAMS, buildMsdaFixtureModule } from './msda_fixture';
 
 const FILE = 'msda';
 const log = new HeadroomLog(FILE, 'wasm');
@@ -43,17 +44,6 @@ describe('msDeformAttnCore (msda core/*), wasm backend', () => {
   }
 });
 
-const PARAMS = ['sampling_offsets.weight', 'sampling_offsets.bias', 'attention_weights.weight', 'attention_weights.bias', 'value_proj.weight', 'value_proj.bias', 'output_proj.weight', 'output_proj.bias'];
-
-function buildModule(paramCase: string, core: MsDeformAttnImpl): MultiScaleDeformableAttention {
-  const cfg = loadFixture(FILE).config;
-  const m = new MultiScaleDeformableAttention({ embed_dim: cfg.embed_dim, num_heads: cfg.num_heads, num_levels: cfg.num_levels, num_points: cfg.num_points, dropout: 0, batch_first: true, core });
-  const sd = new Map(PARAMS.map((k) => [k, fixtureTensor(FILE, `mod/${paramCase}/param/${k}`)]));
-  m.loadStateDict(sd, { layout: 'torch', strict: true });
-  tf.dispose([...sd.values()]);
-  return m.eval();
-}
-
 describe('MultiScaleDeformableAttention module (msda mod/*), wasm backend', () => {
   const cases: [string, string, MsDeformAttnImpl][] = [
     ['init', 'ref2d', 'auto'], ['init', 'ref4d', 'auto'], ['rand', 'ref2d', 'auto'], ['rand', 'ref4d', 'auto'],
@@ -62,7 +52,7 @@ describe('MultiScaleDeformableAttention module (msda mod/*), wasm backend', () =
   for (const [paramCase, refCase, core] of cases) {
     it(`${paramCase}/${refCase} (${core} sampling): output, intermediates and every gradient`, () => {
       const prefix = `mod/${paramCase}/${refCase}`;
-      const m = buildModule(paramCase, core);
+      const m = buildMsdaFixtureModule(paramCase, core);
       const query = tf.variable(fixtureTensor(FILE, 'mod/query'));
       const queryPos = tf.variable(fixtureTensor(FILE, 'mod/query_pos'));
       const value = tf.variable(fixtureTensor(FILE, 'mod/value'));
@@ -85,7 +75,7 @@ describe('MultiScaleDeformableAttention module (msda mod/*), wasm backend', () =
       close(grads[queryPos.name], fixtureRaw(FILE, `${prefix}/grad_query_pos`), RTOL.grad, `${prefix}/grad_query_pos (${core})`);
       close(grads[value.name], fixtureRaw(FILE, `${prefix}/grad_value`), RTOL.grad, `${prefix}/grad_value (${core})`);
       close(grads[ref.name], fixtureRaw(FILE, `${prefix}/grad_reference_points`), RTOL.grad, `${prefix}/grad_reference_points (${core})`);
-      expect(params.map(([n]) => n).sort()).toEqual([...PARAMS].sort());
+      expect(params.map(([n]) => n).sort()).toEqual([...MSDA_PARAMS].sort());
       for (const [name, p] of params) {
         const g = grads[p.variable.name];
         const torchLayout = tf.tidy(() => (p.layout === 'linear' ? g.transpose() : g.clone())); // ours [in,out] -> torch [out,in]

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HeadroomLog, RTOL, fixtureRaw, fixtureTensor, loadFixture, reportHeadroom, useTestBackend } from '@detr/core/testing';
 import { PositionEmbeddingSine, getSinePosEmbed } from '../src/index';
+import { SINE_EMBED_CASES } from './pos_embed_fixture';
 
 const FILE = 'pos_embed';
 const log = new HeadroomLog(FILE, 'wasm');
@@ -54,12 +55,7 @@ describe('PositionEmbeddingSine (pos_embed pos/*), wasm backend', () => {
 });
 
 describe('get_sine_pos_embed (pos_embed sine/*), wasm backend', () => {
-  const cases: [string, string, { num_pos_feats: number; temperature: number; exchange_xy: boolean }][] = [
-    ['sine/4d_default', 'sine_in_4d', { num_pos_feats: 128, temperature: 10000, exchange_xy: true }],
-    ['sine/2d_f64_t20_noswap', 'sine_in_2d', { num_pos_feats: 64, temperature: 20, exchange_xy: false }],
-    ['sine/4d_f16_t10000', 'sine_in_4d', { num_pos_feats: 16, temperature: 10000, exchange_xy: true }],
-  ];
-  for (const [out, input, opts] of cases) {
+  for (const [out, input, opts] of SINE_EMBED_CASES) {
     it(`matches ${out}`, () => {
       const pos = fixtureTensor(FILE, input);
       const emb = getSinePosEmbed(pos, opts);
