@@ -82,6 +82,36 @@ describe('_malloc check', () => {
     expect(() => fake._malloc(4096)).toThrow(/wasm heap exhausted: allocating .* failed .*Reduce the memory a step needs/);
   });
 
+  it('stops an allocation that grows the heap past the budget, mid-step', () => {
+    let heap = 100 * MiB;
+    const memory = { get buffer() { return { byteLength: heap } as ArrayBufferLike; } };
+    const fake = { _malloc: (n: number) => ((heap += n), 64), wasmMemory: memory };
+    wrapMallocWithCheck(fake, { limitBytes: 200 * MiB });
+    expect(fake._malloc(50 * MiB)).toBe(64);
+    expect(() => fake._malloc(60 * MiB)).toThrow(/wasm memory budget exceeded: allocating 60.0 MiB grew the wasm heap to 210.0 MiB, above the limit of 200.0 MiB/);
+  });
+
+  it('wraps the raw export: emscripten\'s self-replacing `_malloc` stub cannot drop the check', () => {
+    const raw = (n: number) => (n > 1000 ? 0 : 64);
+    // emscripten 3.1's lazy export: the first call replaces Module._malloc with the raw export.
+    const fake: { _malloc: (n: number) => number; asm: { malloc: (n: number) => number } } = {
+      asm: { malloc: raw },
+      _malloc: (n: number) => (fake._malloc = fake.asm.malloc)(n),
+    };
+    wrapMallocWithCheck(fake);
+    expect(fake._malloc(100)).toBe(64);
+    expect(() => fake._malloc(4096)).toThrow(WasmMemoryError); // still checked after the first call
+  });
+
+  it('stays installed on the real wasm module after allocations: an impossible request throws WasmMemoryError', async () => {
+    await withBackend('wasm', () => {
+      const m = (initialisedBackend('wasm') as unknown as { wasm: { _malloc: (n: number) => number } }).wasm;
+      tf.tidy(() => tf.add(tf.ones([1000]), tf.ones([1000])).dataSync());
+      // Above emmalloc's MAX_ALLOC_SIZE: returns 0 at once, without growing the heap.
+      expect(() => m._malloc(0xfffffff0)).toThrow(/wasm heap exhausted/);
+    }, { threads: 2 });
+  });
+
   it('is installed on the wasm backend by withBackend/selectBackend, and allocations still work', async () => {
     await withBackend('wasm', () => {
       const m = (initialisedBackend('wasm') as unknown as { wasm: { _malloc: (n: number) => number } }).wasm;

@@ -15,6 +15,7 @@ import { batchMatMulGradOverride } from './matmul_grad';
 import { fastBatchMatMulKernel } from './batch_matmul_wasm';
 import { fastSliceKernels } from './slice_wasm';
 import { fastTransposeKernel } from './transpose_wasm';
+import { sharedIdentityKernel } from './identity_wasm';
 import { unsortedSegmentSumWasmKernel } from './unsorted_segment_sum_wasm';
 
 export interface FastKernelEntry {
@@ -64,6 +65,12 @@ const REPLACED_WASM_KERNELS: { name: string; why: string }[] = [
       'folded or per-entry 2-d products instead, and correct [2,1]x[3] batch broadcasting (the original overruns its buffers)',
   },
   {
+    name: 'Identity',
+    why:
+      'copies its input, and the engine clones (Identity) every tensor it saves for backward, so each saved ' +
+      'activation was held twice; shares the buffer with a reference count instead, as the cpu backend does',
+  },
+  {
     name: 'Transpose',
     why: 'rank >= 5 takes a per-element generic path (25x slower than rank 4); axes merged first, else contiguous runs copied in JS',
   },
@@ -79,7 +86,7 @@ let wasmReplaced = false;
 export function installWasmKernelReplacements(): boolean {
   if (wasmReplaced) return true;
   if (tf.getKernel('Slice', 'wasm') == null) return false;
-  for (const config of [...fastSliceKernels(), fastBatchMatMulKernel(), fastTransposeKernel()]) {
+  for (const config of [...fastSliceKernels(), fastBatchMatMulKernel(), fastTransposeKernel(), sharedIdentityKernel()]) {
     tf.unregisterKernel(config.kernelName, 'wasm');
     tf.registerKernel(config);
   }

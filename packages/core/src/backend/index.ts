@@ -3,6 +3,7 @@ export * from './wasm_node';
 export * from './wasm_pool_spin';
 export * from './thread_use';
 export * from './memory_guard';
+export * from './wasm_heap_check';
 export * from './fast_kernels';
 export * from './gradient_override';
 export * from './kernel_audit';

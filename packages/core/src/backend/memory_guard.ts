@@ -35,7 +35,7 @@ export interface WasmMemoryStatus {
   limitBytes: number;
 }
 
-interface WasmModuleMemory {
+export interface WasmModuleMemory {
   wasmMemory?: { buffer: ArrayBufferLike };
   asm?: { memory?: { buffer: ArrayBufferLike } };
   HEAPU8?: Uint8Array;
@@ -47,13 +47,20 @@ function wasmModule(): WasmModuleMemory | null {
   return backend?.wasm ?? null;
 }
 
+/**
+ * The module's whole heap as bytes: the memory object itself where the module exports it (the
+ * threaded build's `wasmMemory`: `HEAPU8` can be stale after another thread grew the heap), else the
+ * raw exports' memory, else HEAPU8 (the single-threaded build keeps it current).
+ */
+export function wasmHeapBuffer(m: WasmModuleMemory): ArrayBufferLike | null {
+  const memory = m.wasmMemory ?? m.asm?.memory;
+  return memory?.buffer ?? m.HEAPU8?.buffer ?? null;
+}
+
 /** Current byte size of the wasm heap, or 0 when the wasm backend is not initialised. */
 export function wasmHeapBytes(): number {
   const m = wasmModule();
-  if (!m) return 0;
-  const memory = m.wasmMemory ?? m.asm?.memory;
-  if (memory) return memory.buffer.byteLength;
-  return m.HEAPU8?.buffer.byteLength ?? 0;
+  return m ? (wasmHeapBuffer(m)?.byteLength ?? 0) : 0;
 }
 
 function fmt(bytes: number): string {
@@ -134,20 +141,40 @@ export function checkWasmMemory(context?: string, opts: WasmMemoryGuardOptions =
 
 const CHECKED = Symbol('detrMallocChecked');
 
+/** The parts of an emscripten module the allocation check uses. */
+export interface MallocModule extends WasmModuleMemory {
+  /** The raw wasm exports (emscripten 3.1: `Module.asm`). */
+  asm?: { malloc?: (n: number) => number; memory?: { buffer: ArrayBufferLike } };
+}
+
 /**
- * Wraps a wasm module's `_malloc` so that a failed allocation (0 for a non-empty request) throws a
- * WasmMemoryError instead of letting tfjs alias address 0. Exported for tests with a fake module.
+ * Wraps a wasm module's `_malloc` so that (a) a failed allocation (0 for a non-empty request) throws a
+ * WasmMemoryError instead of letting tfjs alias address 0, and (b) an allocation that grows the heap
+ * past `limitBytes` (default: the guard's budget) throws one too, in the middle of a step, before the
+ * heap reaches its 4 GiB cap (where allocations inside C++ kernels abort the process).
+ * The raw export `asm.malloc` is wrapped, not `Module._malloc` itself: emscripten's `_malloc` is a lazy
+ * stub that replaces itself (`Module._malloc = Module.asm.malloc`) on its first call, which silently
+ * dropped a wrapper around the stub. Exported for tests with a fake module.
  */
-export function wrapMallocWithCheck(module: { _malloc?: (n: number) => number }): void {
-  const orig = module._malloc;
-  if (typeof orig !== 'function') throw new Error('wrapMallocWithCheck: the wasm module has no _malloc (tfjs internals changed?)');
-  if ((orig as unknown as Record<symbol, boolean>)[CHECKED]) return;
+export function wrapMallocWithCheck(module: MallocModule, opts: WasmMemoryGuardOptions = {}): void {
+  const current = module._malloc;
+  if (typeof current !== 'function') throw new Error('wrapMallocWithCheck: the wasm module has no _malloc (tfjs internals changed?)');
+  if ((current as unknown as Record<symbol, boolean>)[CHECKED]) return;
+  const raw = module.asm?.malloc ?? current;
+  const limit = opts.limitBytes ?? defaultLimit();
   const checked = (n: number): number => {
-    const ptr = orig.call(module, n);
+    const ptr = raw(n);
     if (ptr === 0 && n > 0) {
       throw new WasmMemoryError(
         `wasm heap exhausted: allocating ${fmt(n)} failed (heap ${fmt(wasmHeapBytes())} of at most 4 GiB, live tensors ` +
           `${fmt(tf.memory().numBytes)}). ` + ADVICE,
+      );
+    }
+    const heap = wasmHeapBuffer(module)?.byteLength ?? 0;
+    if (heap > limit) {
+      throw new WasmMemoryError(
+        `wasm memory budget exceeded: allocating ${fmt(n)} grew the wasm heap to ${fmt(heap)}, above the limit of ${fmt(limit)} ` +
+          `(live tensors ${fmt(tf.memory().numBytes)} in ${tf.memory().numTensors}); at 4 GiB allocations fail and the process aborts. ` + ADVICE,
       );
     }
     return ptr;
@@ -157,9 +184,9 @@ export function wrapMallocWithCheck(module: { _malloc?: (n: number) => number })
 }
 
 /** Installs the `_malloc` check on the initialised wasm backend (no-op when wasm is not initialised). */
-export function installWasmAllocationCheck(): boolean {
+export function installWasmAllocationCheck(opts: WasmMemoryGuardOptions = {}): boolean {
   const m = wasmModule();
   if (!m) return false;
-  wrapMallocWithCheck(m);
+  wrapMallocWithCheck(m, opts);
   return true;
 }

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { installFastKernels } from './fast_kernels';
 import { WasmMemoryGuard, installWasmAllocationCheck } from './memory_guard';
+import { installWasmHeapCheck } from './wasm_heap_check';
 import { WasmConfigError, defaultWasmThreads, initWasmBackend, initialisedBackend, type PoolSpinSetting } from './wasm_node';
 
 const require = createRequire(import.meta.url);
@@ -184,7 +185,9 @@ export async function selectBackend(opts: SelectBackendOptions = {}): Promise<Ba
   installFastKernels();
   let memoryCheck: (context: string) => void = () => {};
   if (chosen.kind === 'wasm') {
-    installWasmAllocationCheck();
+    installWasmAllocationCheck({ limitBytes: opts.memoryLimitBytes });
+    // Debugging aid: walk the heap's regions after every kernel to find one that writes out of bounds.
+    if (process.env.DETR_WASM_HEAP_CHECK === '1') installWasmHeapCheck();
     const guard = new WasmMemoryGuard({ limitBytes: opts.memoryLimitBytes });
     memoryCheck = (context: string) => {
       guard.check(context);
