@@ -9,7 +9,8 @@ import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend, type BackendInfo } from '@detr/core';
+import { selectBackend, type BackendInfo, type Rng } from '@detr/core';
+import type { Batch } from '@detr/engine';
 
 /** 'cpu' | 'wasm:<threads>' | 'node' | 'node-gpu'. */
 export type BackendSpec = string;
@@ -163,4 +164,22 @@ export function runChild<T>(scriptUrl: string, args: string[], timeoutMs = 3_600
   for (const l of lines) console.log(l);
   if (r.status !== 0) throw new Error(`bench child ${args.join(' ')} exited with ${r.status}`);
   return JSON.parse(last) as T;
+}
+
+/** A synthetic batch: normalised noise images, 2..6 GT boxes per image, no padding. */
+export function syntheticBatch(b: number, size: number, numClasses: number, rng: Rng, seed: number): Batch {
+  const targets = Array.from({ length: b }, () => {
+    const n = rng.int(2, 7);
+    const boxes = new Float32Array(4 * n);
+    for (let j = 0; j < n; j++) boxes.set([rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8), rng.uniform(0.05, 0.3), rng.uniform(0.05, 0.3)], 4 * j);
+    return { labels: Int32Array.from({ length: n }, () => rng.int(0, numClasses)), boxes };
+  });
+  return {
+    images: tf.randomNormal([b, size, size, 3], 0, 1, 'float32', seed) as tf.Tensor4D,
+    masks: tf.zeros([b, size, size], 'bool') as tf.Tensor3D,
+    targets,
+    imageIds: Array.from({ length: b }, (_, i) => i),
+    imageSizes: Array.from({ length: b }, () => [size, size] as [number, number]),
+    origSizes: Array.from({ length: b }, () => [size, size] as [number, number]),
+  };
 }

@@ -24,7 +24,7 @@ import { Rng, seedEverything, type Module } from '@detr/core';
 import { clipGradNorm, type AdamW, type Batch, type EvalLoader, type ParamScheduler, type TrainableDetector, type TrainLoader } from '@detr/engine';
 import { instantiate, runAsyncSetup } from '@detr/registry';
 import { findConfigFile, loadAndResolve } from '../tools/cli_common';
-import { describeBackend, machineLine, median, printTable, runChild, setupBackend } from './common';
+import { describeBackend, machineLine, median, printTable, runChild, setupBackend, syntheticBatch } from './common';
 
 interface Args {
   config: string;
@@ -310,23 +310,6 @@ interface Built {
   describeBatch: string;
 }
 
-/** A synthetic batch: normalised noise images, 2..6 GT boxes per image, no padding. */
-function syntheticBatch(b: number, size: number, numClasses: number, rng: Rng, seed: number): Batch {
-  const targets = Array.from({ length: b }, () => {
-    const n = rng.int(2, 7);
-    const boxes = new Float32Array(4 * n);
-    for (let j = 0; j < n; j++) boxes.set([rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8), rng.uniform(0.05, 0.3), rng.uniform(0.05, 0.3)], 4 * j);
-    return { labels: Int32Array.from({ length: n }, () => rng.int(0, numClasses)), boxes };
-  });
-  return {
-    images: tf.randomNormal([b, size, size, 3], 0, 1, 'float32', seed) as tf.Tensor4D,
-    masks: tf.zeros([b, size, size], 'bool') as tf.Tensor3D,
-    targets,
-    imageIds: Array.from({ length: b }, (_, i) => i),
-    imageSizes: Array.from({ length: b }, () => [size, size] as [number, number]),
-    origSizes: Array.from({ length: b }, () => [size, size] as [number, number]),
-  };
-}
 
 async function build(args: Args): Promise<Built> {
   const spec = CONFIG_ALIASES[args.config] ?? args.config;

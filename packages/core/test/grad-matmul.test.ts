@@ -179,6 +179,28 @@ describe('matMul / BatchMatMul gradient', () => {
     ['dx', 'dW', 'db'].forEach((n, i) => expectClose(got[i + 1], ref[i + 1], RTOL.grad, `linear ${n}`));
   });
 
+  it('linear (one op, only x and W saved): values and gradients equal autodiff of the plain ops x·W + b, with and without bias', async () => {
+    await withBackend('cpu', () =>
+      tf.tidy(() => {
+        const x = tf.tensor(Float32Array.from(seeded(2 * 5 * 6, 21)), [2, 5, 6]);
+        const w = tf.tensor2d(Float32Array.from(seeded(6 * 4, 22)), [6, 4]);
+        const b = tf.tensor1d(Float32Array.from(seeded(4, 23)));
+        const r = tf.tensor(Float32Array.from(seeded(2 * 5 * 4, 24)), [2, 5, 4]);
+        const plain = (xx: tf.Tensor, ww: tf.Tensor, bb?: tf.Tensor) => {
+          const y = tf.matMul(xx.reshape([10, 6]), ww as tf.Tensor2D).reshape([2, 5, 4]);
+          return bb ? y.add(bb) : y;
+        };
+        const withBias = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(linear(xx, ww as tf.Tensor2D, bb as tf.Tensor1D), r)))([x, w, b]);
+        const refBias = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(plain(xx, ww, bb), r)))([x, w, b]);
+        expectClose(linear(x, w, b), plain(x, w, b), RTOL.activation, 'y');
+        ['dx', 'dW', 'db'].forEach((n, i) => expectClose(withBias[i], refBias[i], RTOL.grad, `${n} (bias)`));
+        const noBias = tf.grads((xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.mul(linear(xx, ww as tf.Tensor2D), r)))([x, w]);
+        const refNoBias = tf.grads((xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.mul(plain(xx, ww), r)))([x, w]);
+        ['dx', 'dW'].forEach((n, i) => expectClose(noBias[i], refNoBias[i], RTOL.grad, `${n} (no bias)`));
+      }),
+    );
+  });
+
   it('reports bad input clearly', async () => {
     await withBackend('cpu', () =>
       tf.tidy(() => {

@@ -4,6 +4,7 @@ import {
   Conv2d,
   Embedding,
   FrozenBatchNorm2d,
+  frozenAffine,
   GroupNorm,
   LayerNorm,
   Linear,
@@ -140,6 +141,13 @@ describe('nn primitives', () => {
     expect(y[0]).toBeCloseTo(((1 - 0.5) / Math.sqrt(4 + 1e-5)) * 2 + 1, 5);
     expect(y[1]).toBeCloseTo(((3 - 2) / Math.sqrt(0.25 + 1e-5)) * 0.5 - 1, 5);
     expect(bn.trainableVariables()).toHaveLength(0);
+    // Gradient to the input: dy * w / sqrt(var + eps) per channel (the statistics are constants).
+    const dy = tf.tensor4d([[[[0.3, -2]]]]);
+    const [dx] = tf.grads((x: tf.Tensor) => bn.forward(x).mul(dy).sum())([tf.tensor4d([[[[1, 3]]]])]);
+    const dxv = dx.dataSync();
+    expect(dxv[0]).toBeCloseTo((0.3 * 2) / Math.sqrt(4 + 1e-5), 5);
+    expect(dxv[1]).toBeCloseTo((-2 * 0.5) / Math.sqrt(0.25 + 1e-5), 5);
+    expect(() => frozenAffine(tf.zeros([1, 2, 3]), tf.zeros([2]) as tf.Tensor1D, tf.zeros([3]) as tf.Tensor1D)).toThrow(/scale and shift must be \[3\]/);
     bn.dispose();
   });
 

@@ -17,9 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Dropout, Linear, Module } from '@detr/core';
 import { register } from '@detr/registry';
 import type { AttentionArgs, AttentionModule } from './attention_args';
-
-/** Large negative logit for blocked entries (torch fills -inf; exp underflows to 0 either way). */
-const BLOCKED = -1e30;
+import { attentionWeights, maskBias } from './attention_weights';
 
 export interface ConditionalAttentionOptions {
   embed_dim: number;
@@ -83,24 +81,9 @@ function attend(
 ): tf.Tensor3D {
   const nq = q.shape[1];
   const nk = k.shape[1];
-  let logits: tf.Tensor = tf.matMul(q.mul(scale), k, false, true); // [B*h, Nq, Nk]
-  if (attnMask) {
-    if (attnMask.rank !== 2 || attnMask.shape[0] !== nq || attnMask.shape[1] !== nk) {
-      throw new Error(`${where}: attn_mask must be [${nq}, ${nk}], got [${attnMask.shape}]`);
-    }
-    logits =
-      attnMask.dtype === 'bool'
-        ? tf.where(tf.broadcastTo(attnMask.reshape([1, nq, nk]), logits.shape), tf.fill(logits.shape, BLOCKED), logits)
-        : logits.add(attnMask.reshape([1, nq, nk]));
-  }
-  if (keyPaddingMask) {
-    if (keyPaddingMask.rank !== 2 || keyPaddingMask.shape[0] !== b || keyPaddingMask.shape[1] !== nk) {
-      throw new Error(`${where}: key_padding_mask must be [${b}, ${nk}] bool, got [${keyPaddingMask.shape}]`);
-    }
-    const blocked = tf.broadcastTo(keyPaddingMask.cast('bool').reshape([b, 1, 1, nk]), [b, heads, nq, nk]).reshape([b * heads, nq, nk]);
-    logits = tf.where(blocked, tf.fill(logits.shape, BLOCKED), logits);
-  }
-  const weights = attnDrop.forward(tf.softmax(logits, -1));
+  const bias = maskBias(attnMask, keyPaddingMask, b, nq, nk, where, 'add'); // [1|B, 1, Nq, Nk]
+  const logitsScaledQ = q.mul(scale) as tf.Tensor3D;
+  const weights = attnDrop.forward(attentionWeights(logitsScaledQ, k, bias, b, heads)); // [B*h, Nq, Nk]
   return tf.matMul(weights, v) as tf.Tensor3D; // [B*h, Nq, dv]
 }
 

@@ -12,3 +12,4 @@ export * from './dino/index';
 export * from './denoising/cdn_queries';
 export * from './conditional_attention';
 export * from './row_column_attention';
+export * from './attention_weights';

@@ -5,11 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Dropout, Linear, Module, constant_, getGlobalRng, xavierUniform_ } from '@detr/core';
+import { attentionWeights, maskBias } from './attention_weights';
 import { register } from '@detr/registry';
 import type { AttentionArgs, AttentionModule } from './attention_args';
-
-/** Large negative logit for blocked entries; exp underflows to exactly 0 as with torch's -inf. */
-const BLOCKED = -1e30;
 
 /**
  * torch.nn.MultiheadAttention with batch_first=True. State-dict keys `in_proj_weight` ([3E, E] in
@@ -62,11 +60,9 @@ export class TorchMultiheadAttention extends Module {
       const q = this.splitHeads(tf.matMul(query.reshape([-1, e]), wq).add(bq).reshape([b, nq, e])); // [B*h, Nq, hd]
       const k = this.splitHeads(tf.matMul(key.reshape([-1, e]), wk).add(bk).reshape([b, nk, e])); // [B*h, Nk, hd]
       const v = this.splitHeads(tf.matMul(value.reshape([-1, e]), wv).add(bv).reshape([b, nk, e])); // [B*h, Nk, hd]
-      const qScaled = q.mul(1 / Math.sqrt(this.headDim));
-      let logits: tf.Tensor = tf.matMul(qScaled, k.transpose([0, 2, 1])); // [B*h, Nq, Nk]
-      const bias = maskBias(attnMask, keyPaddingMask, b, nq, nk); // [1|B, 1, Nq, Nk]
-      if (bias) logits = logits.reshape([b, this.numHeads, nq, nk]).add(bias).reshape([b * this.numHeads, nq, nk]);
-      let weights = tf.softmax(logits, -1);
+      const qScaled = q.mul(1 / Math.sqrt(this.headDim)) as tf.Tensor3D;
+      const bias = maskBias(attnMask, keyPaddingMask, b, nq, nk, 'MultiheadAttention', 'block'); // [1|B, 1, Nq, Nk]
+      let weights: tf.Tensor = attentionWeights(qScaled, k, bias, b, this.numHeads); // softmax(q kᵀ + bias): [B*h, Nq, Nk]
       if (this.training && this.dropout > 0) weights = tf.dropout(weights, this.dropout, undefined, getGlobalRng().nextUint32());
       const out = tf.matMul(weights, v) // [B*h, Nq, hd]
         .reshape([b, this.numHeads, nq, this.headDim])
@@ -77,30 +73,6 @@ export class TorchMultiheadAttention extends Module {
   }
 }
 
-/**
- * attn_mask [Nq,Nk] and key_padding_mask [B,Nk] (true = blocked) -> an additive logit bias
- * [1|B, 1, Nq, Nk] (BLOCKED where blocked, 0 elsewhere), or null. Adding it gives exactly torch's
- * masked logits (logit + 0 = logit; logit + BLOCKED rounds to BLOCKED for any |logit| < 1e22) and the
- * same softmax and gradient, without broadcasting a bool mask to [B*h, Nq, Nk] for tf.where (wasm's
- * Tile is slow).
- */
-function maskBias(attnMask: tf.Tensor | null | undefined, keyPaddingMask: tf.Tensor | null | undefined, b: number, nq: number, nk: number): tf.Tensor | null {
-  let bias: tf.Tensor | null = null;
-  if (attnMask) {
-    if (attnMask.rank !== 2 || attnMask.shape[0] !== nq || attnMask.shape[1] !== nk) {
-      throw new Error(`MultiheadAttention: attn_mask must be [${nq}, ${nk}] bool, got [${attnMask.shape}]`);
-    }
-    bias = attnMask.cast('bool').cast('float32').mul(BLOCKED).reshape([1, 1, nq, nk]);
-  }
-  if (keyPaddingMask) {
-    if (keyPaddingMask.rank !== 2 || keyPaddingMask.shape[0] !== b || keyPaddingMask.shape[1] !== nk) {
-      throw new Error(`MultiheadAttention: key_padding_mask must be [${b}, ${nk}] bool, got [${keyPaddingMask.shape}]`);
-    }
-    const kpm = keyPaddingMask.cast('bool').cast('float32').mul(BLOCKED).reshape([b, 1, 1, nk]);
-    bias = bias ? tf.add(bias, kpm) : kpm;
-  }
-  return bias;
-}
 
 export interface MultiheadAttentionOptions {
   embed_dim: number;

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { conv2d, pair, type Pair } from '../ops/conv';
+import { frozenAffine } from '../ops/frozen_affine';
 import { linear } from '../ops/linear';
 import { getGlobalRng, type Rng } from '../rng';
 import { defaultBias_, kaimingUniform_, normal_ } from './init';
@@ -148,7 +149,7 @@ export class FrozenBatchNorm2d extends Module {
     return tf.tidy(() => {
       const scale = this.weight.mul(tf.rsqrt(this.runningVar.add(this.eps)));
       const shift = this.bias.sub(this.runningMean.mul(scale));
-      return x.mul(scale).add(shift);
+      return frozenAffine(x, scale as tf.Tensor1D, shift as tf.Tensor1D); // x * scale + shift, keeping only scale for backward
     });
   }
 }

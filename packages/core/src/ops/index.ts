@@ -1,3 +1,4 @@
 export * from './conv';
 export * from './linear';
 export * from './matmul';
+export * from './frozen_affine';
