@@ -13,12 +13,13 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadWeightManifest, rawToTensor, readPth } from '@detr/core';
-import { HeadroomLog, RTOL, expectExact, fixturePath, fixtureRaw, fixtureTensor, loadFixture, reportHeadroom, useTestBackend, type TestBackend } from '@detr/core/testing';
+import { HeadroomLog, fixturePath, fixtureTensor, loadFixture, reportHeadroom, useTestBackend, type TestBackend } from '@detr/core/testing';
 import { loadInitCheckpoint } from '@detr/engine';
 import type { DINOOutputs, DINOTrace, Detections } from '@detr/dino';
 import { applyOverrides, instantiate, loadConfigFile, resolveConfig } from '@detr/registry';
 import { REPO_ROOT } from '../../../tools/cli_common';
 import { AlignDETR } from '../src/index';
+import { itChecksSmallAlignDetrOutputs } from '../../dino/test/aligndetr_small_output_checks';
 
 const FIXTURE = 'aligndetr_r50_small';
 const HEAD_PTH = fixturePath(`${FIXTURE}_head.pth`);
@@ -47,9 +48,6 @@ function fixtureOverrides(c: Record<string, any>): string[] { // eslint-disable-
   ];
 }
 
-/** NHWC -> NCHW for comparison with the fixture's torch layout. */
-const nchw = (t: tf.Tensor) => tf.tidy(() => t.transpose([0, 3, 1, 2]));
-
 /**
  * Registers the parity tests on `backend`; `structure` adds the backend-independent checks of the
  * built model (state-dict keys / order / shapes, the init_checkpoint load report).
@@ -57,7 +55,6 @@ const nchw = (t: tf.Tensor) => tf.tidy(() => t.transpose([0, 3, 1, 2]));
 export function describeAlignDetrSmallParity(backend: TestBackend, opts: { structure?: boolean } = {}): void {
   const log = new HeadroomLog(FIXTURE, backend);
   const close = log.close;
-  const exact = (actual: Parameters<typeof expectExact>[0], key: string) => expectExact(actual, fixtureRaw(FIXTURE, key), `${key} (${backend})`);
   let model: AlignDETR;
   let outputs: DINOOutputs;
   let trace: DINOTrace;
@@ -119,43 +116,6 @@ export function describeAlignDetrSmallParity(backend: TestBackend, opts: { struc
   }
 
   describe(`aligndetr_r50_small eval forward vs detrex (${backend} backend)`, () => {
-    it('backbone, neck and position embeddings', () => {
-      expect(tf.getBackend()).toBe(backend);
-      for (const name of ['res3', 'res4', 'res5']) close(nchw(trace.features![name]), fixtureRaw(FIXTURE, `inter/backbone_${name}`), RTOL.activation, `inter/backbone_${name}`);
-      trace.neck!.forEach((t, i) => close(nchw(t), fixtureRaw(FIXTURE, `inter/neck_${i}`), RTOL.activation, `inter/neck_${i}`));
-      trace.pos_embeds!.forEach((t, i) => close(nchw(t), fixtureRaw(FIXTURE, `inter/pos_embed_${i}`), RTOL.activation, `inter/pos_embed_${i}`));
-    });
-
-    it('encoder, two-stage proposals and top-k selection (indices exactly)', () => {
-      close(trace.memory!, fixtureRaw(FIXTURE, 'inter/encoder_memory'), RTOL.activation, 'inter/encoder_memory');
-      close(trace.output_memory!, fixtureRaw(FIXTURE, 'inter/output_memory'), RTOL.activation, 'inter/output_memory');
-      close(trace.output_proposals!, fixtureRaw(FIXTURE, 'inter/output_proposals'), RTOL.activation, 'inter/output_proposals');
-      close(trace.enc_outputs_class!, fixtureRaw(FIXTURE, 'inter/enc_class_all_tokens'), RTOL.activation, 'inter/enc_class_all_tokens');
-      exact(trace.topk_proposals!, 'inter/topk_proposals');
-      close(trace.enc_state!, fixtureRaw(FIXTURE, 'inter/target_unact'), RTOL.activation, 'inter/target_unact');
-      close(trace.init_reference!, fixtureRaw(FIXTURE, 'inter/init_reference'), RTOL.activation, 'inter/init_reference');
-      close(outputs.enc_outputs!.pred_logits, fixtureRaw(FIXTURE, 'enc_outputs/pred_logits'), RTOL.activation, 'enc_outputs/pred_logits');
-      close(outputs.enc_outputs!.pred_boxes, fixtureRaw(FIXTURE, 'enc_outputs/pred_boxes'), RTOL.activation, 'enc_outputs/pred_boxes');
-    });
-
-    it('every decoder layer: states, references, logits and boxes', () => {
-      const layers = [...outputs.aux_outputs!, { pred_logits: outputs.pred_logits, pred_boxes: outputs.pred_boxes }];
-      const stacked = (ts: tf.Tensor[]) => tf.tidy(() => tf.stack(ts));
-      close(stacked(trace.inter_states!), fixtureRaw(FIXTURE, 'inter/inter_states'), RTOL.activation, 'inter/inter_states');
-      close(stacked(trace.inter_references!), fixtureRaw(FIXTURE, 'inter/inter_references'), RTOL.activation, 'inter/inter_references');
-      close(stacked(layers.map((l) => l.pred_logits)), fixtureRaw(FIXTURE, 'all_layers/pred_logits'), RTOL.activation, 'all_layers/pred_logits');
-      close(stacked(layers.map((l) => l.pred_boxes)), fixtureRaw(FIXTURE, 'all_layers/pred_boxes'), RTOL.activation, 'all_layers/pred_boxes');
-      close(outputs.pred_logits, fixtureRaw(FIXTURE, 'pred_logits'), RTOL.activation, 'pred_logits');
-      close(outputs.pred_boxes, fixtureRaw(FIXTURE, 'pred_boxes'), RTOL.activation, 'pred_boxes');
-      expect(outputs.dn_outputs).toBeUndefined(); // eval: no denoising queries
-    });
-
-    it('predict(): top-50 over queries x classes (indices exactly), scores and pixel boxes', () => {
-      const [det] = detections;
-      exact(det.topkIndex, 'post/topk_flat_index');
-      exact(det.labels, 'post/labels');
-      close(det.scores, fixtureRaw(FIXTURE, 'post/scores'), RTOL.activation, 'post/scores');
-      close(det.boxes, fixtureRaw(FIXTURE, 'post/boxes_xyxy_pixels'), RTOL.activation, 'post/boxes_xyxy_pixels');
-    });
+    itChecksSmallAlignDetrOutputs(() => ({ outputs, trace, detections }), close, backend);
   });
 }

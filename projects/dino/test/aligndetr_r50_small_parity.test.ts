@@ -7,9 +7,10 @@ import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadWeightManifest, rawToTensor, readPth } from '@detr/core';
-import { RTOL, expectClose, expectExact, fixturePath, fixtureRaw, fixtureTensor, loadFixture } from '@detr/core/testing';
+import { expectClose, fixturePath, fixtureTensor, loadFixture } from '@detr/core/testing';
 import type { DINO, DINOOutputs, DINOTrace, Detections } from '../src/index';
 import { buildSmallDino } from './build_small_model';
+import { itChecksSmallAlignDetrOutputs } from './aligndetr_small_output_checks';
 
 const FIXTURE = 'aligndetr_r50_small';
 const HEAD_PTH = fixturePath(`${FIXTURE}_head.pth`);
@@ -52,9 +53,6 @@ afterAll(() => {
   model?.dispose();
 });
 
-/** NHWC -> NCHW for comparison with the fixture's torch layout. */
-const nchw = (t: tf.Tensor) => tf.tidy(() => t.transpose([0, 3, 1, 2]));
-
 describe('aligndetr_r50_small: names and weights', () => {
   it("state-dict keys, order and torch shapes equal detrex's (418 entries, tied heads listed twice)", () => {
     const ours = [...model.stateDictShapes('torch')].map(([key, shape]) => ({ key, shape }));
@@ -75,41 +73,5 @@ describe('aligndetr_r50_small: names and weights', () => {
 });
 
 describe('aligndetr_r50_small: eval forward (cpu backend)', () => {
-  it('backbone, neck and position embeddings', () => {
-    for (const name of ['res3', 'res4', 'res5']) expectClose(nchw(trace.features![name]), fixtureRaw(FIXTURE, `inter/backbone_${name}`), RTOL.activation, `inter/backbone_${name}`);
-    trace.neck!.forEach((t, i) => expectClose(nchw(t), fixtureRaw(FIXTURE, `inter/neck_${i}`), RTOL.activation, `inter/neck_${i}`));
-    trace.pos_embeds!.forEach((t, i) => expectClose(nchw(t), fixtureRaw(FIXTURE, `inter/pos_embed_${i}`), RTOL.activation, `inter/pos_embed_${i}`));
-  });
-
-  it('encoder memory, two-stage proposals and top-k selection (indices exactly)', () => {
-    expectClose(trace.memory!, fixtureRaw(FIXTURE, 'inter/encoder_memory'), RTOL.activation, 'inter/encoder_memory');
-    expectClose(trace.output_memory!, fixtureRaw(FIXTURE, 'inter/output_memory'), RTOL.activation, 'inter/output_memory');
-    expectClose(trace.output_proposals!, fixtureRaw(FIXTURE, 'inter/output_proposals'), RTOL.activation, 'inter/output_proposals');
-    expectClose(trace.enc_outputs_class!, fixtureRaw(FIXTURE, 'inter/enc_class_all_tokens'), RTOL.activation, 'inter/enc_class_all_tokens');
-    expectExact(trace.topk_proposals!, fixtureRaw(FIXTURE, 'inter/topk_proposals'), 'inter/topk_proposals');
-    expectClose(trace.enc_state!, fixtureRaw(FIXTURE, 'inter/target_unact'), RTOL.activation, 'inter/target_unact');
-    expectClose(trace.init_reference!, fixtureRaw(FIXTURE, 'inter/init_reference'), RTOL.activation, 'inter/init_reference');
-    expectClose(outputs.enc_outputs!.pred_logits, fixtureRaw(FIXTURE, 'enc_outputs/pred_logits'), RTOL.activation, 'enc_outputs/pred_logits');
-    expectClose(outputs.enc_outputs!.pred_boxes, fixtureRaw(FIXTURE, 'enc_outputs/pred_boxes'), RTOL.activation, 'enc_outputs/pred_boxes');
-  });
-
-  it('every decoder layer: states, references, logits and boxes', () => {
-    const layers = [...outputs.aux_outputs!, { pred_logits: outputs.pred_logits, pred_boxes: outputs.pred_boxes }];
-    expect(layers.length).toBe(2);
-    expectClose(tf.stack(trace.inter_states!), fixtureRaw(FIXTURE, 'inter/inter_states'), RTOL.activation, 'inter/inter_states');
-    expectClose(tf.stack(trace.inter_references!), fixtureRaw(FIXTURE, 'inter/inter_references'), RTOL.activation, 'inter/inter_references');
-    expectClose(tf.stack(layers.map((l) => l.pred_logits)), fixtureRaw(FIXTURE, 'all_layers/pred_logits'), RTOL.activation, 'all_layers/pred_logits');
-    expectClose(tf.stack(layers.map((l) => l.pred_boxes)), fixtureRaw(FIXTURE, 'all_layers/pred_boxes'), RTOL.activation, 'all_layers/pred_boxes');
-    expectClose(outputs.pred_logits, fixtureRaw(FIXTURE, 'pred_logits'), RTOL.activation, 'pred_logits');
-    expectClose(outputs.pred_boxes, fixtureRaw(FIXTURE, 'pred_boxes'), RTOL.activation, 'pred_boxes');
-    expect(outputs.dn_outputs).toBeUndefined();
-  });
-
-  it('post-processed detections: top-50 indices exactly, labels, scores and pixel boxes', () => {
-    const [det] = detections;
-    expectExact(det.topkIndex, fixtureRaw(FIXTURE, 'post/topk_flat_index'), 'post/topk_flat_index');
-    expectExact(det.labels, fixtureRaw(FIXTURE, 'post/labels'), 'post/labels');
-    expectClose(det.scores, fixtureRaw(FIXTURE, 'post/scores'), RTOL.activation, 'post/scores');
-    expectClose(det.boxes, fixtureRaw(FIXTURE, 'post/boxes_xyxy_pixels'), RTOL.activation, 'post/boxes_xyxy_pixels');
-  });
+  itChecksSmallAlignDetrOutputs(() => ({ outputs, trace, detections }), expectClose, 'cpu');
 });
