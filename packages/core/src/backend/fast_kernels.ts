@@ -12,6 +12,8 @@ import { depthwiseConv2dGradOverride } from './depthwise_conv2d_grad';
 import { type GradientOverride, installGradientOverride } from './gradient_override';
 import { gatherNdGradOverride, stridedSliceGradOverride, topKGradOverride } from './indexing_grads';
 import { batchMatMulGradOverride } from './matmul_grad';
+import { reluGradOverride } from './relu_grad';
+import { installTapeRelease } from './tape_release';
 import { fastBatchMatMulKernel } from './batch_matmul_wasm';
 import { fastSliceKernels } from './slice_wasm';
 import { fastTransposeKernel } from './transpose_wasm';
@@ -38,6 +40,7 @@ function gradientOverrides(): GradientOverride[] {
     conv2dBackpropInputGradOverride,
     depthwiseConv2dGradOverride,
     batchMatMulGradOverride,
+    reluGradOverride,
     gatherNdGradOverride,
     topKGradOverride,
     stridedSliceGradOverride,
@@ -104,6 +107,7 @@ export function installFastKernels(): void {
     for (const { config } of KERNELS) {
       if (tf.getKernel(config.kernelName, config.backendName) == null) tf.registerKernel(config);
     }
+    installTapeRelease();
     installed = true;
   }
   installWasmKernelReplacements();

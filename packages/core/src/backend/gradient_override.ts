@@ -17,6 +17,11 @@ export interface GradientOverride {
   gradFunc: GradFunc;
   /** Why it exists (listed by fastKernelList / docs/performance.md). */
   why: string;
+  /**
+   * Replaces tfjs's gradient on every backend (it saves different tensors, so the upstream one cannot
+   * serve as the fallback): for gradients that are exactly tfjs's maths from less saved state.
+   */
+  replacesUpstream?: boolean;
 }
 
 interface Installed {
@@ -61,7 +66,7 @@ export function overrideActive(kernelName: string, backendName = tf.getBackend()
 export function installGradientOverride(override: GradientOverride): void {
   const { kernelName } = override;
   if (installed.has(kernelName)) return;
-  const current = tf.getGradient(kernelName) ?? null;
+  const current = override.replacesUpstream ? null : (tf.getGradient(kernelName) ?? null);
   const upstream = current ? { ...current } : null;
   if (upstream && (!sameList(upstream.inputsToSave, override.inputsToSave) || !sameList(upstream.outputsToSave, override.outputsToSave))) {
     // The saved tensors are chosen at record time from the registered config, so both gradients
