@@ -20,7 +20,7 @@
  *            overhead; kernels are then not counted), --json (last line JSON, used for --backends children)
  */
 import * as tf from '@tensorflow/tfjs';
-import { Rng, seedEverything, type Module } from '@detr/core';
+import { Rng, seedEverything, wasmHeapBytes, type Module } from '@detr/core';
 import { clipGradNorm, type AdamW, type Batch, type EvalLoader, type ParamScheduler, type TrainableDetector, type TrainLoader } from '@detr/engine';
 import { instantiate, runAsyncSetup } from '@detr/registry';
 import { findConfigFile, loadAndResolve } from '../tools/cli_common';
@@ -585,7 +585,9 @@ async function runOne(args: Args): Promise<RunSummary> {
     for (let i = 0; i < args.iters; i++) samples.push(trainStep(built, clock, args.warmup + i, total));
     const summary = summarize(args, backendName, built, samples, 'train');
     printKernelTimes(args.kernels, samples.length);
-    console.log(`tensors alive: ${tf.memory().numTensors}`);
+    // The wasm heap never shrinks: its size is the step's peak memory (allocator slack included).
+    const heap = wasmHeapBytes();
+    console.log(`tensors alive: ${tf.memory().numTensors}${heap ? `; wasm heap (peak) ${(heap / 2 ** 30).toFixed(2)} GiB` : ''}`);
     return summary;
   } finally {
     restore();
