@@ -27,7 +27,7 @@ export class WasmMemoryError extends Error {
 
 export interface WasmMemoryStatus {
   backend: string;
-  /** Bytes held by live tensors (tf.memory().numBytes). */
+  /** Bytes of live tensors (tf.memory().numBytes: a buffer shared by several tensors, e.g. reshapes, counts once per tensor). */
   liveTensorBytes: number;
   numTensors: number;
   /** Current size of the wasm heap (its high-water mark: it never shrinks); 0 off wasm. */
@@ -125,7 +125,7 @@ export class WasmMemoryGuard {
     if (used > this.limitBytes) {
       throw new WasmMemoryError(
         `wasm memory budget exceeded (${context}): the wasm heap has grown to ${fmt(used)} (its peak use so far; ` +
-          `live tensors now hold ${fmt(s.liveTensorBytes)} in ${s.numTensors} tensors), above the limit of ${fmt(this.limitBytes)}; ` +
+          `${s.numTensors} live tensors of ${fmt(s.liveTensorBytes)}, shared buffers counted per tensor), above the limit of ${fmt(this.limitBytes)}; ` +
           'at 4 GiB allocations fail and tensors get corrupted. If live tensors grow every step, tensors are leaking ' +
           '(missing tf.tidy/dispose). ' + ADVICE,
       );
@@ -174,7 +174,7 @@ export function wrapMallocWithCheck(module: MallocModule, opts: WasmMemoryGuardO
     if (heap > limit) {
       throw new WasmMemoryError(
         `wasm memory budget exceeded: allocating ${fmt(n)} grew the wasm heap to ${fmt(heap)}, above the limit of ${fmt(limit)} ` +
-          `(live tensors ${fmt(tf.memory().numBytes)} in ${tf.memory().numTensors}); at 4 GiB allocations fail and the process aborts. ` + ADVICE,
+          `(${tf.memory().numTensors} live tensors of ${fmt(tf.memory().numBytes)}, shared buffers counted per tensor); at 4 GiB allocations fail and the process aborts. ` + ADVICE,
       );
     }
     return ptr;
