@@ -35,12 +35,15 @@ export function attentionWeights(a: tf.Tensor3D, b: tf.Tensor3D, bias: tf.Tensor
     save([x, y, weights]);
     return {
       value: weights,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, ys, w] = saved;
-        const dyTimesW = dy.mul(w);
-        const dLogits = dyTimesW.sub(dyTimesW.sum(-1, true).mul(w)); // [B*H, Nq, Nk]
-        return [tf.matMul(dLogits as tf.Tensor3D, ys as tf.Tensor3D), tf.matMul(dLogits as tf.Tensor3D, xs as tf.Tensor3D, true, false)];
-      },
+      // tidy: a custom gradient runs outside backprop's per-node tidy, so its temporaries (three
+      // [B*H, Nq, Nk] maps) would otherwise live until the whole backward pass ends.
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [xs, ys, w] = saved;
+          const dyTimesW = dy.mul(w);
+          const dLogits = dyTimesW.sub(dyTimesW.sum(-1, true).mul(w)); // [B*H, Nq, Nk]
+          return [tf.matMul(dLogits as tf.Tensor3D, ys as tf.Tensor3D), tf.matMul(dLogits as tf.Tensor3D, xs as tf.Tensor3D, true, false)];
+        }),
     };
   };
   return tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0])(a, b) as tf.Tensor3D;

@@ -172,7 +172,8 @@ export function msDeformAttnCoreGather(value: tf.Tensor, spatialShapes: SpatialS
     save([v, loc, attn]);
     const table = v.reshape([b * nv * heads, d]) as tf.Tensor2D;
     const value = sampleForward(table, spatialShapes, loc, attn, dims);
-    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+    // tidy: a custom gradient runs outside backprop's per-node tidy (temporaries would live to the end).
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => tf.tidy(() => {
       const [sv, sloc, sattn] = saved;
       const rowsTotal = b * nv * heads;
       const tableB = sv.reshape([rowsTotal, d]) as tf.Tensor2D;
@@ -215,7 +216,7 @@ export function msDeformAttnCoreGather(value: tf.Tensor, spatialShapes: SpatialS
         tf.stack(dLocLevels, 3), // [B,Nq,h,L,P,2]
         tf.stack(dAttnLevels, 3), // [B,Nq,h,L,P]
       ];
-    };
+    });
     return { value, gradFunc };
   };
   const op = tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0]);

@@ -93,6 +93,25 @@ describe('attentionWeights', () => {
     });
   }
 
+  it('its backward frees its temporaries at once: no more tensors live afterwards than with the plain ops', async () => {
+    await withBackend('cpu', () => {
+      const live = (weights: (x: tf.Tensor, y: tf.Tensor) => tf.Tensor): number => {
+        let atProbe = -1;
+        const forward = (x: tf.Tensor) => ({ value: x.clone(), gradFunc: (dy: tf.Tensor) => ((atProbe = tf.memory().numTensors), dy.clone()) });
+        const probe = tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0]);
+        const ta = tf.tensor3d(Float32Array.from(a), [B * H, NQ, D]);
+        const tb = tf.tensor3d(Float32Array.from(b), [B * H, NK, D]);
+        const tu = tf.tensor3d(Float32Array.from(up), [B * H, NQ, NK]);
+        const g = tf.grad((x: tf.Tensor) => weights(probe(x) as tf.Tensor, tb).mul(tu).sum())(ta);
+        tf.dispose([ta, tb, tu, g]);
+        return atProbe;
+      };
+      const fused = live((x, y) => attentionWeights(x as tf.Tensor3D, y as tf.Tensor3D, null, B, H));
+      const plain = live((x, y) => tf.softmax(tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D, false, true), -1));
+      expect(fused).toBeLessThanOrEqual(plain);
+    });
+  });
+
   it('rejects a bias of the wrong shape, naming the expected one', () => {
     const x = tf.zeros([B * H, NQ, D]) as tf.Tensor3D;
     const y = tf.zeros([B * H, NK, D]) as tf.Tensor3D;

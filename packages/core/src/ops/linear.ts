@@ -36,13 +36,15 @@ export function linear(x: tf.Tensor, weight: tf.Tensor2D, bias?: tf.Tensor1D): t
     save([xs, w]);
     return {
       value: y.reshape([...lead, outDim]),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xSaved, wSaved] = saved;
-        const dy2 = dy.reshape([-1, outDim]); // [prod(lead), out]
-        const dx = matMul(dy2, wSaved, { transposeB: true }).reshape(xSaved.shape); // [..., in]
-        const dw = matMul(xSaved.reshape([-1, inDim]), dy2, { transposeA: true }); // [in, out]
-        return b ? [dx, dw, dy2.sum(0)] : [dx, dw];
-      },
+      // tidy: a custom gradient runs outside backprop's per-node tidy (temporaries would live to the end).
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [xSaved, wSaved] = saved;
+          const dy2 = dy.reshape([-1, outDim]); // [prod(lead), out]
+          const dx = matMul(dy2, wSaved, { transposeB: true }).reshape(xSaved.shape); // [..., in]
+          const dw = matMul(xSaved.reshape([-1, inDim]), dy2, { transposeA: true }); // [in, out]
+          return b ? [dx, dw, dy2.sum(0)] : [dx, dw];
+        }),
     };
   };
   const op = tf.customGrad(forward as unknown as CustomForward);
