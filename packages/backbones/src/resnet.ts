@@ -7,7 +7,7 @@
  * Input: NHWC, already normalised (see PixelNormalizer). Output: the requested feature maps, NHWC.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Module, ModuleList } from '@detr/core';
+import { Module, ModuleList, checkpoint } from '@detr/core';
 import { register } from '@detr/registry';
 import { BasicStem } from './basic_stem';
 import { type CNNBlockBase, checkNHWC } from './cnn_block_base';
@@ -48,6 +48,11 @@ export interface ResNetOptions {
   stem_out_channels?: number;
   res2_out_channels?: number;
   width_per_group?: number;
+  /**
+   * Recompute each trainable block in the backward pass instead of keeping its activations
+   * (ops/checkpoint.ts) while training. Default false.
+   */
+  activation_checkpoint?: boolean;
 }
 
 const OPTION_KEYS = [
@@ -62,6 +67,7 @@ const OPTION_KEYS = [
   'stem_out_channels',
   'res2_out_channels',
   'width_per_group',
+  'activation_checkpoint',
 ] as const;
 
 @register('backbone', 'resnet')
@@ -78,6 +84,7 @@ export class ResNet extends Module {
    * differentiate the outputs with respect to the input image through a frozen stem.
    */
   runFrozenOffTape = true;
+  readonly activationCheckpoint: boolean;
   private readonly featureStrides: Record<string, number> = {};
   private readonly featureChannels: Record<string, number> = {};
 
@@ -95,6 +102,7 @@ export class ResNet extends Module {
     this.outFeatures = [...outFeatures];
     const norm = checkNormName(opts.norm ?? 'FrozenBN', 'ResNet');
     this.inChannels = opts.in_channels ?? 3;
+    this.activationCheckpoint = opts.activation_checkpoint ?? false;
 
     this.stem = this.registerModule('stem', new BasicStem({ in_channels: this.inChannels, out_channels: opts.stem_out_channels ?? 64, norm }));
     let stride = this.stem.stride;
@@ -159,7 +167,13 @@ export class ResNet extends Module {
       { name: 'stem', run: (h) => this.stem.forward(h), module: this.stem },
       ...this.stages.map((stage, i) => ({
         name: this.stageNames[i],
-        run: (h: tf.Tensor4D) => stage.toArray().reduce((acc, block) => block.forward(acc), h),
+        run: (h: tf.Tensor4D) =>
+          stage.toArray().reduce((acc, block) => {
+            const params = block.trainableVariables().map((v) => v.variable);
+            return this.activationCheckpoint && this.training && params.length > 0
+              ? (checkpoint((t) => block.forward(t as tf.Tensor4D), [acc], params) as tf.Tensor4D)
+              : block.forward(acc);
+          }, h),
         module: stage as Module,
       })),
     ];

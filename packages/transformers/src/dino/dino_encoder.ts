@@ -4,7 +4,7 @@
  * multi-scale tokens, with an optional final LayerNorm (`post_norm_layer`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { LayerNorm } from '@detr/core';
+import { LayerNorm, checkpoint } from '@detr/core';
 import { register } from '@detr/registry';
 import { FFN } from '../ffn';
 import { MultiScaleDeformableAttention } from '../ms_deform_attn';
@@ -22,6 +22,12 @@ export interface DINOTransformerEncoderOptions {
   num_feature_levels?: number;
   /** Accepted for config compatibility (detrex's checkpoint wrapper, a no-op there too). */
   use_checkpoint?: boolean;
+  /**
+   * Recompute each layer in the backward pass instead of keeping its activations (ops/checkpoint.ts)
+   * while training: what detrex's `use_checkpoint` means to do. Needs attn_dropout = ffn_dropout = 0
+   * (the recomputation must see the same values). Default false.
+   */
+  activation_checkpoint?: boolean;
 }
 
 export interface DINOEncoderArgs {
@@ -39,6 +45,7 @@ export class DINOTransformerEncoder extends TransformerLayerSequence {
   readonly embedDim: number;
   readonly preNorm: boolean;
   readonly post_norm_layer: LayerNorm | null;
+  readonly activationCheckpoint: boolean;
 
   constructor(opts: DINOTransformerEncoderOptions = {}) {
     const embedDim = opts.embed_dim ?? 256;
@@ -62,6 +69,10 @@ export class DINOTransformerEncoder extends TransformerLayerSequence {
     this.embedDim = this.layers.at(0).embedDim;
     this.preNorm = this.layers.at(0).preNorm;
     this.post_norm_layer = this.registerModule('post_norm_layer', opts.post_norm ? new LayerNorm(this.embedDim) : null);
+    this.activationCheckpoint = opts.activation_checkpoint ?? false;
+    if (this.activationCheckpoint && ((opts.attn_dropout ?? 0.1) > 0 || (opts.ffn_dropout ?? 0.1) > 0)) {
+      throw new Error('DINOTransformerEncoder: activation_checkpoint needs attn_dropout = ffn_dropout = 0 (a recomputed layer would draw new dropout masks)');
+    }
   }
 
   /** query [B,S,C] (flattened multi-scale features) -> memory [B,S,C]. */
@@ -69,13 +80,18 @@ export class DINOTransformerEncoder extends TransformerLayerSequence {
     return tf.tidy(() => {
       let out = query;
       for (const layer of this.layers) {
-        out = layer.forward(out, {
-          query_pos: args.query_pos,
-          query_key_padding_mask: args.query_key_padding_mask,
-          reference_points: args.reference_points,
-          spatial_shapes: args.spatial_shapes,
-          level_start_index: args.level_start_index,
-        });
+        const run = (q: tf.Tensor, pos: tf.Tensor) =>
+          layer.forward(q, {
+            query_pos: pos,
+            query_key_padding_mask: args.query_key_padding_mask,
+            reference_points: args.reference_points,
+            spatial_shapes: args.spatial_shapes,
+            level_start_index: args.level_start_index,
+          });
+        // query_pos carries the trainable level embedding, so it is a checkpoint input too.
+        out = this.activationCheckpoint && this.training
+          ? checkpoint(run, [out, args.query_pos], layer.trainableVariables().map((v) => v.variable))
+          : run(out, args.query_pos);
       }
       return this.post_norm_layer ? this.post_norm_layer.forward(out) : out;
     });
