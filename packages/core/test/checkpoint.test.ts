@@ -19,9 +19,9 @@ describe('checkpoint', () => {
       await withBackend(backend, () => {
         const w1 = tf.variable(tf.tensor2d(seeded(6 * 8, 1), [6, 8]));
         const w2 = tf.variable(tf.tensor2d(seeded(8 * 6, 2), [8, 6]));
-        const frozen = tf.tensor1d(seeded(6, 3));
-        // A segment of several ops, each saving tensors on the tape.
-        const segment = (x: tf.Tensor) => tf.tanh(tf.relu(x.matMul(w1)).matMul(w2)).mul(frozen).add(x);
+        // A segment of several ops, each saving tensors on the tape; c is a constant made inside the
+        // forward pass (so disposed when it ends: it must reach the recomputation as a saved constant).
+        const segment = (x: tf.Tensor, c: tf.Tensor) => tf.tanh(tf.relu(x.matMul(w1)).matMul(w2)).mul(c).add(x);
         const x0 = tf.tensor2d(seeded(5 * 6, 4), [5, 6]);
         const run = (useCheckpoint: boolean) => {
           let liveAtProbe = -1;
@@ -30,7 +30,8 @@ describe('checkpoint', () => {
           const { value, grads } = tf.variableGrads(() => {
             // The probe sits on a path to w1 (zero contribution) so backprop reaches it last.
             let h = probe(x0.add(w1.sum().mul(0))) as tf.Tensor;
-            for (let i = 0; i < 3; i++) h = useCheckpoint ? checkpoint(segment, [h], [w1, w2]) : segment(h);
+            const c = tf.tensor1d(seeded(6, 3));
+            for (let i = 0; i < 3; i++) h = useCheckpoint ? checkpoint(segment, [h], [w1, w2], [c]) : segment(h, c);
             return h.square().sum() as tf.Scalar;
           }, [w1, w2]);
           const out = { loss: value.dataSync()[0], g1: grads[w1.name].dataSync(), g2: grads[w2.name].dataSync(), liveAtProbe };
@@ -49,7 +50,7 @@ describe('checkpoint', () => {
           }
         }
         expect(ckpt.liveAtProbe).toBeLessThan(plain.liveAtProbe);
-        tf.dispose([w1, w2, frozen, x0]);
+        tf.dispose([w1, w2, x0]);
       }, backend === 'wasm' ? { threads: 1 } : {});
     });
   }

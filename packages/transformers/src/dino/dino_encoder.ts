@@ -80,18 +80,18 @@ export class DINOTransformerEncoder extends TransformerLayerSequence {
     return tf.tidy(() => {
       let out = query;
       for (const layer of this.layers) {
-        const run = (q: tf.Tensor, pos: tf.Tensor) =>
+        const run = (q: tf.Tensor, pos: tf.Tensor, mask: tf.Tensor, ref: tf.Tensor) =>
           layer.forward(q, {
             query_pos: pos,
-            query_key_padding_mask: args.query_key_padding_mask,
-            reference_points: args.reference_points,
+            query_key_padding_mask: mask,
+            reference_points: ref,
             spatial_shapes: args.spatial_shapes,
             level_start_index: args.level_start_index,
           });
         // query_pos carries the trainable level embedding, so it is a checkpoint input too.
         out = this.activationCheckpoint && this.training
-          ? checkpoint(run, [out, args.query_pos], layer.trainableVariables().map((v) => v.variable))
-          : run(out, args.query_pos);
+          ? checkpoint(run, [out, args.query_pos], layer.trainableVariables().map((v) => v.variable), [args.query_key_padding_mask, args.reference_points])
+          : run(out, args.query_pos, args.query_key_padding_mask, args.reference_points);
       }
       return this.post_norm_layer ? this.post_norm_layer.forward(out) : out;
     });
