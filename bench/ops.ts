@@ -21,6 +21,7 @@
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { bmm, conv2d, linear, matMul, setBmmKernelSplitMinMacs, setFastBatchMatMulEnabled, setFastGradientsEnabled } from '@detr/core';
+import { attentionWeights } from '@detr/transformers';
 import { type BenchRow, type RowResult, describeBackend, fmtMs, machineLine, printTable, runChild, runRows, setupBackend } from './common';
 
 interface Args {
@@ -121,8 +122,9 @@ function encoderLayer(x: tf.Tensor, p: LayerParams, layout: 'fast' | 'naive'): t
   let o: tf.Tensor;
   if (layout === 'fast') {
     const q3 = tf.mul(q.reshape([BATCH * HEADS, SEQ, dh]), 1 / Math.sqrt(dh)) as tf.Tensor3D;
-    const scores = bmm(q3, k.reshape([BATCH * HEADS, SEQ, dh]) as tf.Tensor3D, { transposeB: true }); // [BH, N, N]
-    o = bmm(tf.softmax(scores) as tf.Tensor3D, v.reshape([BATCH * HEADS, SEQ, dh]) as tf.Tensor3D).reshape([BATCH, HEADS, SEQ, dh]);
+    // The framework's attention op (softmax(q kᵀ) with a hand-written gradient, as MultiheadAttention uses).
+    const weights = attentionWeights(q3, k.reshape([BATCH * HEADS, SEQ, dh]) as tf.Tensor3D, null, BATCH, HEADS); // [BH, N, N]
+    o = bmm(weights, v.reshape([BATCH * HEADS, SEQ, dh]) as tf.Tensor3D).reshape([BATCH, HEADS, SEQ, dh]);
   } else {
     const scores = tf.matMul(tf.mul(q, 1 / Math.sqrt(dh)), k, false, true); // [B, H, N, N]
     o = tf.matMul(tf.softmax(scores), v);
