@@ -161,6 +161,44 @@ describe('DINO with the DINO criterion (@detr/criteria)', () => {
   });
 });
 
+describe('activation_checkpoint (encoder and decoder layers recomputed in the backward pass)', () => {
+  it('gives the same losses and the same gradient for every trainable tensor', () => {
+    const criterion = () =>
+      new DINOCriterion({
+        num_classes: 3,
+        matcher: new HungarianMatcher({ cost_class: 2, cost_bbox: 5, cost_giou: 2 }),
+        class_loss: new SigmoidFocalLoss({ alpha: 0.25, gamma: 2 }),
+        weight_dict: expandWeightDict({ loss_class: 1, loss_bbox: 5, loss_giou: 2 }, { num_aux: 1, enc: true, dn: true }),
+      });
+    const batch = makeBatch();
+    const run = (ckpt: boolean) => {
+      seedEverything(8); // same weights
+      const model = buildTinyDino({ criterion: criterion(), activation_checkpoint: ckpt }).train();
+      const vars = model.trainableVariables();
+      seedEverything(9); // same denoising noise
+      const { value, grads } = tf.variableGrads(() => sumLosses(model.losses(batch)), vars.map((v) => v.variable));
+      const out = { loss: value.dataSync()[0], grads: vars.map((v) => ({ name: v.name, g: grads[v.variable.name]?.dataSync() as Float32Array | undefined })) };
+      tf.dispose([value, ...Object.values(grads)]);
+      model.dispose();
+      return out;
+    };
+    const plain = run(false);
+    const ckpt = run(true);
+    expect(ckpt.loss).toBeCloseTo(plain.loss, 4);
+    expect(ckpt.grads.map((g) => g.name)).toEqual(plain.grads.map((g) => g.name));
+    let compared = 0;
+    plain.grads.forEach(({ name, g }, i) => {
+      const h = ckpt.grads[i].g;
+      expect(h === undefined, name).toBe(g === undefined);
+      if (!g || !h) return;
+      const scale = g.reduce((m, v) => Math.max(m, Math.abs(v)), 1e-6);
+      for (let j = 0; j < g.length; j++) expect(Math.abs(h[j] - g[j]) / scale, name).toBeLessThan(2e-4);
+      compared++;
+    });
+    expect(compared).toBeGreaterThan(50);
+  });
+});
+
 describe('dinoInference (detrex inference + detector_postprocess)', () => {
   it('top-k over Q x C, xyxy scaled to the input size, rescaled to the original size, clipped, empties dropped', () => {
     // Q = 3 queries, C = 2 classes; image 10x20 (h, w), original 20x40 (scale 2).

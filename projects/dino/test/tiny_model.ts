@@ -25,9 +25,9 @@ class PoolingBackbone extends Module {
   }
 }
 
-export function buildTinyDino(opts: { look_forward_twice?: boolean; criterion?: DetectionCriterion; dn_number?: number } = {}): DINO {
+export function buildTinyDino(opts: { look_forward_twice?: boolean; criterion?: DetectionCriterion; dn_number?: number; activation_checkpoint?: boolean } = {}): DINO {
   const embed = 32;
-  const common = { embed_dim: embed, num_heads: 4, feedforward_dim: 64, attn_dropout: 0, ffn_dropout: 0, num_feature_levels: 4 };
+  const common = { embed_dim: embed, num_heads: 4, feedforward_dim: 64, attn_dropout: 0, ffn_dropout: 0, num_feature_levels: 4, activation_checkpoint: opts.activation_checkpoint ?? false };
   return new DINO({
     backbone: new PoolingBackbone(),
     position_embedding: new PositionEmbeddingSine({ num_pos_feats: embed / 2, temperature: 10000, normalize: true, offset: -0.5 }),

@@ -7,7 +7,7 @@
  * non-detached refined boxes.
  */
 import * as tf from '@tensorflow/tfjs';
-import { LayerNorm, Linear, MLP, ModuleList } from '@detr/core';
+import { LayerNorm, Linear, MLP, ModuleList, checkpoint } from '@detr/core';
 import { register } from '@detr/registry';
 import type { SpatialShapes } from '../ms_deform_attn_core';
 import { getSinePosEmbed } from '../position_embedding';
@@ -21,6 +21,12 @@ export interface DINOTransformerDecoderOptions extends DeformableDecoderLayerOpt
   look_forward_twice?: boolean;
   /** Accepted for config compatibility (detrex's checkpoint wrapper, a no-op there too). */
   use_checkpoint?: boolean;
+  /**
+   * Recompute each layer in the backward pass instead of keeping its activations (ops/checkpoint.ts)
+   * while training: the self-attention maps over 900 + denoising queries are a step's largest saved
+   * tensors. Needs attn_dropout = ffn_dropout = 0. Default false.
+   */
+  activation_checkpoint?: boolean;
 }
 
 export interface DINODecoderArgs {
@@ -52,6 +58,7 @@ export class DINOTransformerDecoder extends TransformerLayerSequence {
   readonly lookForwardTwice: boolean;
   readonly ref_point_head: MLP;
   readonly norm: LayerNorm;
+  readonly activationCheckpoint: boolean;
   /** Set by the detector (`setPredictionHeads`): num_layers + 1 heads, the last for the encoder. */
   class_embed: ModuleList<Linear> | null = null;
   bbox_embed: ModuleList<MLP> | null = null;
@@ -64,6 +71,10 @@ export class DINOTransformerDecoder extends TransformerLayerSequence {
     this.lookForwardTwice = opts.look_forward_twice ?? true;
     this.ref_point_head = this.registerModule('ref_point_head', new MLP(2 * embedDim, embedDim, embedDim, 2));
     this.norm = this.registerModule('norm', new LayerNorm(embedDim));
+    this.activationCheckpoint = opts.activation_checkpoint ?? false;
+    if (this.activationCheckpoint && ((opts.attn_dropout ?? 0.1) > 0 || (opts.ffn_dropout ?? 0.1) > 0)) {
+      throw new Error('DINOTransformerDecoder: activation_checkpoint needs attn_dropout = ffn_dropout = 0 (a recomputed layer would draw new dropout masks)');
+    }
   }
 
   /**
@@ -98,16 +109,26 @@ export class DINOTransformerDecoder extends TransformerLayerSequence {
           // embed_dim / 2 keeps ref_point_head's 2*embed_dim input for other widths.
           const querySine = getSinePosEmbed(refLevel0, { num_pos_feats: this.embedDim / 2 }); // [B,Nq,last*C/2]
           const queryPos = this.ref_point_head.forward(querySine); // [B,Nq,C]
-          const layerOut = layer.forward(output, {
-            key: args.memory,
-            value: args.memory,
-            query_pos: queryPos,
-            attn_masks: args.attn_masks ?? null,
-            key_padding_mask: args.key_padding_mask,
-            reference_points: refInput,
-            spatial_shapes: args.spatial_shapes,
-            level_start_index: args.level_start_index,
-          });
+          // Masks (no gradient) are checkpoint constants; nulls stay in place.
+          const masks = [...(args.attn_masks ?? []), args.key_padding_mask];
+          const present = masks.filter((m): m is tf.Tensor => m != null);
+          const run = (q: tf.Tensor, mem: tf.Tensor, pos: tf.Tensor, ref: tf.Tensor, ...given: tf.Tensor[]) => {
+            let k = 0;
+            const m = masks.map((t) => (t == null ? null : given[k++]));
+            return layer.forward(q, {
+              key: mem,
+              value: mem,
+              query_pos: pos,
+              attn_masks: args.attn_masks ? m.slice(0, -1) : null,
+              key_padding_mask: m[m.length - 1],
+              reference_points: ref,
+              spatial_shapes: args.spatial_shapes,
+              level_start_index: args.level_start_index,
+            });
+          };
+          const layerOut = this.activationCheckpoint && this.training
+            ? checkpoint(run, [output, args.memory, queryPos, refInput], layer.trainableVariables().map((v) => v.variable), present)
+            : run(output, args.memory, queryPos, refInput, ...present);
           let refined: tf.Tensor | null = null;
           let detached = reference;
           if (this.bbox_embed) {
