@@ -9,6 +9,7 @@
  *
  *   npx tsx bench/train_step.ts                                 # small Align-DETR, wasm, 3 timed steps
  *   npx tsx bench/train_step.ts --config r50                    # aligndetr_k2_r50_4scale_12ep, 2 x 512x512
+ *                                                               # (on wasm with activation checkpointing; --no-checkpoint)
  *   npx tsx bench/train_step.ts --backends wasm:2,wasm:1,cpu    # one child process per backend + ratios
  *   npx tsx bench/train_step.ts --eval 8                        # eval forward of 8 test batches (batch 8)
  *   npx tsx bench/train_step.ts --profile                       # tf.profile kernel ranking of one step
@@ -43,13 +44,17 @@ interface Args {
   json: boolean;
   /** No per-part instrumentation (totals only): the overhead-free step time. */
   bare: boolean;
+  /** R50 configs on wasm: activation checkpointing on (default; --no-checkpoint). */
+  checkpoint: boolean;
   overrides: string[];
 }
+
+const CHECKPOINT_OVERRIDES = ['+model.backbone.activation_checkpoint=true', '+model.transformer.encoder.activation_checkpoint=true', '+model.transformer.decoder.activation_checkpoint=true'];
 
 const CONFIG_ALIASES: Record<string, string> = { small: 'aligndetr_small_mnist', r50: 'aligndetr_k2_r50_4scale_12ep' };
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { config: 'small', project: 'align-detr', backend: 'wasm', backends: null, iters: 3, warmup: 1, batch: null, size: null, synthetic: false, evalBatches: 0, profile: false, kernels: 0, detail: false, json: false, bare: false, overrides: [] };
+  const a: Args = { config: 'small', project: 'align-detr', backend: 'wasm', backends: null, iters: 3, warmup: 1, batch: null, size: null, synthetic: false, evalBatches: 0, profile: false, kernels: 0, detail: false, json: false, bare: false, checkpoint: true, overrides: [] };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = (): string => {
@@ -77,6 +82,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--detail') a.detail = true;
     else if (k === '--json') a.json = true;
     else if (k === '--bare') a.bare = true;
+    else if (k === '--no-checkpoint') a.checkpoint = false;
     else if (/^\+?[A-Za-z_][\w.]*=/.test(k)) a.overrides.push(k);
     else throw new Error(`bench/train_step.ts: unknown option ${k}`);
   }
@@ -318,6 +324,12 @@ async function build(args: Args): Promise<Built> {
   const isCoco = /r50|r101|swin|4scale|5scale/i.test(spec) && !/mnist/.test(spec);
   const synthetic = args.synthetic || isCoco;
   if (args.batch !== null && !synthetic) overrides.push(`dataloader.train.batch_size=${args.batch}`);
+  // An R50 4-scale step at batch 2 x 512 px needs more than the 4 GiB wasm heap unless the backbone,
+  // encoder and decoder recompute their activations in the backward pass (docs/performance.md).
+  if (isCoco && args.backend.startsWith('wasm') && args.checkpoint && /dino|align/i.test(spec)) {
+    overrides.push(...CHECKPOINT_OVERRIDES);
+    console.log(`activation checkpointing on (wasm heap): ${CHECKPOINT_OVERRIDES.join(' ')} (--no-checkpoint turns it off)`);
+  }
   const { resolved } = await loadAndResolve(file, overrides);
   const r = resolved as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   seedEverything(Number(r.train?.seed ?? 42));

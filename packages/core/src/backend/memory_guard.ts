@@ -69,8 +69,10 @@ function fmt(bytes: number): string {
 
 const ADVICE =
   'Reduce the memory a step needs: a smaller input size (e.g. dataloader min/max size 512-640), a smaller ' +
-  'batch per step with gradient accumulation (train.grad_accum_steps), fewer queries/feature levels, or ' +
-  'run frozen parts (stem, frozen stages) outside the gradient tape. The wasm heap cannot exceed 4 GiB.';
+  'batch per step with gradient accumulation (train.grad_accum_steps), fewer queries/feature levels, ' +
+  'activation checkpointing (+model.backbone.activation_checkpoint=true, +model.transformer.encoder.activation_checkpoint=true, ' +
+  '+model.transformer.decoder.activation_checkpoint=true in DINO-family configs), or run frozen parts (stem, frozen stages) ' +
+  'outside the gradient tape. The wasm heap cannot exceed 4 GiB.';
 
 export interface WasmMemoryGuardOptions {
   /** Budget in bytes (default 3.5 GiB, or env DETR_WASM_MEMORY_LIMIT_MB). */
