@@ -224,3 +224,4 @@ function fmt(v: number): string {
 
 /** Backend setup, parity headroom and step audits for tests that run on several backends. */
 export * from './testing_backends';
+export * from './testing_gradients';

@@ -4,29 +4,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { expectSameLossAndGradients, lossAndGradients } from '@detr/core/testing';
 import { Rng, installFastKernels, seedEverything, withBackend } from '@detr/core';
 import { DINOTransformerEncoder } from '../src/index';
-
-type Grads = Record<string, Float32Array>;
-
-function gradsOf(vars: { name: string; variable: tf.Variable }[], loss: () => tf.Scalar): { loss: number; grads: Grads } {
-  const { value, grads } = tf.variableGrads(loss, vars.map((v) => v.variable));
-  const out: Grads = {};
-  for (const v of vars) out[v.name] = grads[v.variable.name].dataSync() as Float32Array;
-  const l = value.dataSync()[0];
-  tf.dispose([value, ...Object.values(grads)]);
-  return { loss: l, grads: out };
-}
-
-function expectSame(a: { loss: number; grads: Grads }, b: { loss: number; grads: Grads }): void {
-  expect(b.loss).toBeCloseTo(a.loss, 5);
-  expect(Object.keys(b.grads)).toEqual(Object.keys(a.grads));
-  for (const [name, g] of Object.entries(a.grads)) {
-    const h = b.grads[name];
-    const scale = g.reduce((m, v) => Math.max(m, Math.abs(v)), 1e-6);
-    for (let i = 0; i < g.length; i++) expect(Math.abs(h[i] - g[i]) / scale, name).toBeLessThan(1e-4);
-  }
-}
 
 describe('activation_checkpoint', () => {
   it("DINO's encoder: same loss and gradients as without; refuses dropout", async () => {
@@ -45,12 +25,12 @@ describe('activation_checkpoint', () => {
       const ref = tf.tensor4d(Float32Array.from({ length: 2 * s * 2 * 2 }, () => 0.1 + 0.8 * rng.uniform(0, 1)), [2, s, 2, 2]);
       const mask = tf.zeros([2, s], 'bool');
       const run = (enc: DINOTransformerEncoder) =>
-        gradsOf([...enc.trainableVariables(), { name: 'query_pos', variable: pos }], () =>
+        lossAndGradients([...enc.trainableVariables(), { name: 'query_pos', variable: pos }], () =>
           tf.tidy(() => enc.forward(query, { query_pos: pos, query_key_padding_mask: mask, reference_points: ref, spatial_shapes: shapes }).square().mean() as tf.Scalar),
         );
       const plain = build(false);
       const ckpt = build(true);
-      expectSame(run(plain), run(ckpt));
+      expectSameLossAndGradients(run(plain), run(ckpt), { lossDigits: 5, rtol: 1e-4 });
       expect(() => new DINOTransformerEncoder({ ...opts, ffn_dropout: 0.1, activation_checkpoint: true })).toThrow(/activation_checkpoint needs attn_dropout = ffn_dropout = 0/);
       tf.dispose([query, pos, ref, mask]);
       plain.dispose();

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { seedEverything } from '@detr/core';
 import { DINOCriterion, SigmoidFocalLoss, expandWeightDict, sumLosses } from '@detr/criteria';
 import { HungarianMatcher } from '@detr/matchers';
-import { expectClose } from '@detr/core/testing';
+import { expectClose, expectSameLossAndGradients, lossAndGradients } from '@detr/core/testing';
 import { dinoInference, type DINO, type DetectorBatch } from '../src/index';
 import { buildTinyDino } from './tiny_model';
 
@@ -176,25 +176,13 @@ describe('activation_checkpoint (encoder and decoder layers recomputed in the ba
       const model = buildTinyDino({ criterion: criterion(), activation_checkpoint: ckpt }).train();
       const vars = model.trainableVariables();
       seedEverything(9); // same denoising noise
-      const { value, grads } = tf.variableGrads(() => sumLosses(model.losses(batch)), vars.map((v) => v.variable));
-      const out = { loss: value.dataSync()[0], grads: vars.map((v) => ({ name: v.name, g: grads[v.variable.name]?.dataSync() as Float32Array | undefined })) };
-      tf.dispose([value, ...Object.values(grads)]);
+      const out = lossAndGradients(vars, () => sumLosses(model.losses(batch)));
       model.dispose();
       return out;
     };
     const plain = run(false);
     const ckpt = run(true);
-    expect(ckpt.loss).toBeCloseTo(plain.loss, 4);
-    expect(ckpt.grads.map((g) => g.name)).toEqual(plain.grads.map((g) => g.name));
-    let compared = 0;
-    plain.grads.forEach(({ name, g }, i) => {
-      const h = ckpt.grads[i].g;
-      expect(h === undefined, name).toBe(g === undefined);
-      if (!g || !h) return;
-      const scale = g.reduce((m, v) => Math.max(m, Math.abs(v)), 1e-6);
-      for (let j = 0; j < g.length; j++) expect(Math.abs(h[j] - g[j]) / scale, name).toBeLessThan(2e-4);
-      compared++;
-    });
+    const compared = expectSameLossAndGradients(plain, ckpt, { lossDigits: 4, rtol: 2e-4 });
     expect(compared).toBeGreaterThan(50);
   });
 });
