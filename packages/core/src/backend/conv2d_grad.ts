@@ -9,13 +9,15 @@
  * dX: the transposed convolution = a stride-1 convolution, with dilation d, of dy zero-upsampled by s
  *     and padded by (k-1)·d - p, with the filter flipped in space and its in/out axes swapped.
  * dW: im2col then one product: the taps xpad[:, a·dh :: sh, b·dw :: sw, :] side by side form
- *     cols [N·Ho·Wo, kh·kw·Cin], and dW = colsᵀ · dy ([kh·kw·Cin, Cout], already in HWIO order). Strided
- *     taps are plain slices of xpad split into its stride phases (no StridedSlice, slow on wasm), and one
- *     large product keeps XNNPACK busy where kh·kw small ones (K = Cin, 3 for the stem) did not.
+ *     cols [N·Ho·Wo, kh·kw·Cin] (im2col_wasm.ts, which returns colsᵀ), and dW = colsᵀ · dy ([kh·kw·Cin, Cout], already in HWIO
+ *     order); one large product keeps XNNPACK busy where kh·kw small ones (K = Cin, 3 for the stem) did not.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { GradientOverride } from './gradient_override';
 import { matMul } from '../ops/matmul';
+import { im2colTransposed, padOrCrop } from './im2col_wasm';
+
+export { padOrCrop };
 
 interface Conv2DAttrs {
   strides: number | [number, number];
@@ -48,25 +50,6 @@ export function zeroUpsample(t: tf.Tensor4D, sh: number, sw: number): tf.Tensor4
     const t6 = t.reshape([n, h, 1, w, 1, c]); // [N, H, 1, W, 1, C]
     const padded = tf.pad(t6, [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]); // [N, H, sh, W, sw, C]
     return padded.reshape([n, h * sh, w * sw, c]);
-  });
-}
-
-/** Pads (positive) or crops (negative) the two spatial axes of [N,H,W,C]. */
-export function padOrCrop(t: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [, h, w] = t.shape;
-    const ct = Math.max(0, -top);
-    const cb = Math.max(0, -bottom);
-    const cl = Math.max(0, -left);
-    const cr = Math.max(0, -right);
-    let r = t;
-    if (ct + cb + cl + cr > 0) r = tf.slice(r, [0, ct, cl, 0], [-1, h - ct - cb, w - cl - cr, -1]);
-    const pt = Math.max(0, top);
-    const pb = Math.max(0, bottom);
-    const pl = Math.max(0, left);
-    const pr = Math.max(0, right);
-    if (pt + pb + pl + pr > 0) r = tf.pad(r, [[0, 0], [pt, pb], [pl, pr], [0, 0]]);
-    return r;
   });
 }
 
@@ -103,45 +86,14 @@ export function flipSpatial(filter: tf.Tensor4D): tf.Tensor4D {
   });
 }
 
-/**
- * xpad [N,H,W,C] split into its stride phases: -> [sh, sw, N, ceil(H/sh), ceil(W/sw), C], so that
- * xpad[:, r·sh + p, c·sw + q, :] = phases[p, q, :, r, c, :] and every strided tap is a plain slice.
- */
-function stridePhases(xpad: tf.Tensor4D, sh: number, sw: number): tf.Tensor {
-  const [n, h, w, c] = xpad.shape;
-  const hb = Math.ceil(h / sh);
-  const wb = Math.ceil(w / sw);
-  const padded = hb * sh > h || wb * sw > w ? tf.pad(xpad, [[0, 0], [0, hb * sh - h], [0, wb * sw - w], [0, 0]]) : xpad;
-  return padded.reshape([n, hb, sh, wb, sw, c]).transpose([2, 4, 0, 1, 3, 5]); // [sh, sw, N, Hb, Wb, C]
-}
-
 /** dL/dW of a Conv2D from x [N,H,W,Cin] and dy [N,Ho,Wo,Cout]; -> [kh,kw,Cin,Cout]. */
 export function conv2dBackpropFilterFast(x: tf.Tensor4D, dy: tf.Tensor4D, info: Conv2DInfo): tf.Tensor4D {
-  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
-  const { filterHeight: kh, filterWidth: kw, padInfo, outHeight: ho, outWidth: wo } = info;
-  const [n, h, w, cin] = x.shape;
-  const cout = dy.shape[3];
+  const { filterHeight: kh, filterWidth: kw } = info;
+  const [n, , , cin] = x.shape;
+  const [, ho, wo, cout] = dy.shape;
   return tf.tidy(() => {
-    // Only rows/cols up to the last one a tap reads are needed; the rest (and extra padding) is cut.
-    const needH = (ho - 1) * sh + (kh - 1) * dh + 1;
-    const needW = (wo - 1) * sw + (kw - 1) * dw + 1;
-    const xpad = padOrCrop(x, padInfo.top, needH - h - padInfo.top, padInfo.left, needW - w - padInfo.left);
-    const rows = n * ho * wo;
-    const strided = sh > 1 || sw > 1;
-    const phases = strided ? stridePhases(xpad, sh, sw) : null;
-    const taps: tf.Tensor[] = [];
-    for (let a = 0; a < kh; a++) {
-      for (let b = 0; b < kw; b++) {
-        const r0 = a * dh;
-        const c0 = b * dw;
-        const tap = phases
-          ? tf.slice(phases, [r0 % sh, c0 % sw, 0, Math.floor(r0 / sh), Math.floor(c0 / sw), 0], [1, 1, n, ho, wo, cin])
-          : tf.slice(xpad, [0, r0, c0, 0], [n, ho, wo, cin]);
-        taps.push(tap.reshape([rows, cin]));
-      }
-    }
-    const cols = taps.length === 1 ? taps[0] : tf.concat(taps, 1); // [N·Ho·Wo, kh·kw·Cin], column = (a·kw + b)·Cin + c
-    const dW = matMul(cols, dy.reshape([rows, cout]), { transposeA: true }); // [kh·kw·Cin, Cout]
+    const colsT = im2colTransposed(x, info); // [kh·kw·Cin, N·Ho·Wo], row = (a·kw + b)·Cin + c
+    const dW = matMul(colsT, dy.reshape([n * ho * wo, cout])); // [kh·kw·Cin, Cout]
     return dW.reshape([kh, kw, cin, cout]) as tf.Tensor4D;
   });
 }

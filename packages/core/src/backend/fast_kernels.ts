@@ -19,6 +19,7 @@ import { fastSliceKernels } from './slice_wasm';
 import { fastTransposeKernel } from './transpose_wasm';
 import { sharedIdentityKernel } from './identity_wasm';
 import { unsortedSegmentSumWasmKernel } from './unsorted_segment_sum_wasm';
+import { im2colWasmKernel } from './im2col_wasm';
 
 export interface FastKernelEntry {
   /** Kernel name (tfjs kernel_names). */
@@ -52,6 +53,10 @@ const KERNELS: KernelEntry[] = [
   {
     config: unsortedSegmentSumWasmKernel,
     why: "missing on wasm; it is gather's gradient. A plain-JS loop over the wasm heap (exact, O(x.size), no copy to cpu)",
+  },
+  {
+    config: im2colWasmKernel,
+    why: "the Conv2D filter gradient's patch matrix in one JS pass over the heap (from pad/transpose/slice/concat it cost up to 18x the forward conv)",
   },
 ];
 

@@ -19,3 +19,4 @@ export * from './transpose_wasm';
 export * from './identity_wasm';
 export * from './relu_grad';
 export * from './tape_release';
+export * from './im2col_wasm';
