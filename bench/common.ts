@@ -5,6 +5,7 @@
  * measured in the same process), child processes per backend configuration (wasm's thread count is
  * fixed once per process), and table printing.
  */
+import * as fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -182,4 +183,16 @@ export function syntheticBatch(b: number, size: number, numClasses: number, rng:
     imageSizes: Array.from({ length: b }, () => [size, size] as [number, number]),
     origSizes: Array.from({ length: b }, () => [size, size] as [number, number]),
   };
+}
+
+/**
+ * `--help` of a bench script: prints the script's leading doc comment (its usage lines) and exits.
+ * Call with the script's `import.meta.url` before parsing its options.
+ */
+export function exitWithUsageOnHelp(scriptUrl: string, argv: string[]): void {
+  if (!argv.includes('--help') && !argv.includes('-h')) return;
+  const text = fs.readFileSync(fileURLToPath(scriptUrl), 'utf8');
+  const doc = /^\/\*\*([\s\S]*?)\*\//.exec(text);
+  console.log(doc ? doc[1].split('\n').map((l) => l.replace(/^ ?\* ?/, '')).join('\n').trim() : `no usage text in ${fileURLToPath(scriptUrl)}`);
+  process.exit(0);
 }

@@ -23,7 +23,7 @@ import { HungarianMatcher } from '@detr/matchers';
 import { msDeformAttnCore, type MsDeformAttnImpl } from '@detr/transformers';
 import { buildSmallDino } from '../projects/dino/test/build_small_model';
 import type { DetectorBatch } from '../projects/dino/src/index';
-import { type BenchRow, describeBackend, fmtMs, machineLine, printTable, runRows, setupBackend } from './common';
+import { type BenchRow, describeBackend, exitWithUsageOnHelp, fmtMs, machineLine, printTable, runRows, setupBackend } from './common';
 
 interface Args {
   backend: string;
@@ -190,6 +190,7 @@ async function msdaBench(args: Args): Promise<void> {
   console.log('peak = distinct live tensor buffers above the inputs (value, locations, weights), outputs and saved copies included. The js impl also holds JS copies of its inputs while it runs (and in backward a float64 accumulator of d value); "one gather" is a single [B*Nq*heads*P, d] float32 gather of the gather impl.');
 }
 
+exitWithUsageOnHelp(import.meta.url, process.argv.slice(2));
 const args = parseArgs(process.argv.slice(2));
 if (args.msda) await msdaBench(args);
 else await modelBench(args);

@@ -22,7 +22,7 @@ import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { bmm, conv2d, linear, matMul, setBmmKernelSplitMinMacs, setFastBatchMatMulEnabled, setFastGradientsEnabled } from '@detr/core';
 import { attentionWeights } from '@detr/transformers';
-import { type BenchRow, type RowResult, describeBackend, fmtMs, machineLine, printTable, runChild, runRows, setupBackend } from './common';
+import { type BenchRow, type RowResult, describeBackend, exitWithUsageOnHelp, fmtMs, machineLine, printTable, runChild, runRows, setupBackend } from './common';
 
 interface Args {
   configs: string[];
@@ -361,6 +361,7 @@ function report(all: ChildResult[], torch: { results: Record<string, Record<stri
 }
 
 async function main(): Promise<void> {
+  exitWithUsageOnHelp(import.meta.url, process.argv.slice(2));
   const args = parseArgs(process.argv.slice(2));
   if (args.torchScript) {
     process.stdout.write(TORCH_SCRIPT);

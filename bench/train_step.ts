@@ -1,7 +1,8 @@
 /**
  * One training iteration (forward + criterion + backward + gradient clipping + AdamW) of a detector built
- * from a real config, with a breakdown by model part (issue 6 item 6): the small Align-DETR config on
- * its embedded MNIST batches, and the R50 4-scale config on a synthetic batch (2 x 512x512 by default).
+ * from a real config, with a breakdown by model part (issue 6 item 6): a project's small config (default
+ * Align-DETR's) on its embedded MNIST batches, and the R50 4-scale config on a synthetic batch (2 x
+ * 512x512 by default).
  * Per part: wall ms, CPU ms (process.cpuUsage: user + system of every thread, so both wasm threads
  * count; the machine is shared, CPU time is the steadier number) and kernels launched, forward and
  * backward separately. Backward work is attributed to the part whose forward recorded the tape node.
@@ -12,6 +13,9 @@
  *                                                               # (on wasm with activation checkpointing; --no-checkpoint)
  *   npx tsx bench/train_step.ts --backends wasm:2,wasm:1,cpu    # one child process per backend + ratios
  *   npx tsx bench/train_step.ts --eval 8                        # eval forward of 8 test batches (batch 8)
+ *   npx tsx bench/train_step.ts --project dab-detr              # another project's small config
+ *   npx tsx bench/train_step.ts --synthetic --batch 4 --size 128 --bare --iters 7
+ *                                   # the batch bench/torch/align_small_step.py times in PyTorch (whole-step ratio)
  *   npx tsx bench/train_step.ts --profile                       # tf.profile kernel ranking of one step
  *   npx tsx bench/train_step.ts --kernels 40                    # top 40 (part, kernel) by exclusive ms
  *   npx tsx bench/train_step.ts model.num_queries=50            # config overrides (key=value, as train_net)
@@ -24,8 +28,8 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng, seedEverything, wasmHeapBytes, type Module } from '@detr/core';
 import { clipGradNorm, type AdamW, type Batch, type EvalLoader, type ParamScheduler, type TrainableDetector, type TrainLoader } from '@detr/engine';
 import { instantiate, runAsyncSetup } from '@detr/registry';
-import { findConfigFile, loadAndResolve } from '../tools/cli_common';
-import { describeBackend, machineLine, median, printTable, runChild, setupBackend, syntheticBatch } from './common';
+import { defaultConfigFile, findConfigFile, loadAndResolve } from '../tools/cli_common';
+import { describeBackend, exitWithUsageOnHelp, machineLine, median, printTable, runChild, setupBackend, syntheticBatch } from './common';
 
 interface Args {
   config: string;
@@ -51,7 +55,8 @@ interface Args {
 
 const CHECKPOINT_OVERRIDES = ['+model.backbone.activation_checkpoint=true', '+model.transformer.encoder.activation_checkpoint=true', '+model.transformer.decoder.activation_checkpoint=true'];
 
-const CONFIG_ALIASES: Record<string, string> = { small: 'aligndetr_small_mnist', r50: 'aligndetr_k2_r50_4scale_12ep' };
+/** `small`: the project's default config (its small config on the embedded dataset); `r50`: Align-DETR's R50 4-scale. */
+const CONFIG_ALIASES: Record<string, string> = { r50: 'aligndetr_k2_r50_4scale_12ep' };
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { config: 'small', project: 'align-detr', backend: 'wasm', backends: null, iters: 3, warmup: 1, batch: null, size: null, synthetic: false, evalBatches: 0, profile: false, kernels: 0, detail: false, json: false, bare: false, checkpoint: true, overrides: [] };
@@ -318,8 +323,8 @@ interface Built {
 
 
 async function build(args: Args): Promise<Built> {
-  const spec = CONFIG_ALIASES[args.config] ?? args.config;
-  const file = findConfigFile(spec, args.project);
+  const spec = args.config === 'small' ? defaultConfigFile(args.project) : (CONFIG_ALIASES[args.config] ?? args.config);
+  const file = args.config === 'small' ? spec : findConfigFile(spec, args.project);
   const overrides = [...args.overrides];
   const isCoco = /r50|r101|swin|4scale|5scale/i.test(spec) && !/mnist/.test(spec);
   const synthetic = args.synthetic || isCoco;
@@ -606,6 +611,7 @@ async function runOne(args: Args): Promise<RunSummary> {
   }
 }
 
+exitWithUsageOnHelp(import.meta.url, process.argv.slice(2));
 const args = parseArgs(process.argv.slice(2));
 if (args.backends) {
   const forward = process.argv.slice(2).filter((a, i, all) => a !== '--backends' && all[i - 1] !== '--backends' && a !== '--json');
