@@ -65,7 +65,7 @@ describe('fastKernelList', () => {
   it('lists every override and kernel with a reason, each installed', () => {
     const list = fastKernelList();
     const names = list.map((e) => e.name);
-    for (const k of ['Conv2D', 'Conv2DBackpropInput', 'DepthwiseConv2dNative', 'BatchMatMul', 'GatherNd', 'TopK', 'StridedSlice', 'Greater', 'LogicalAnd', 'UnsortedSegmentSum']) {
+    for (const k of ['Conv2D', 'Conv2DBackpropInput', 'DepthwiseConv2dNative', 'BatchMatMul', 'GatherNd', 'TopK', 'StridedSlice', 'Greater', 'LogicalAnd', 'UnsortedSegmentSum', 'DetrIm2Col']) {
       expect(names).toContain(k);
     }
     for (const e of list) {
