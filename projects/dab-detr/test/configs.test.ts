@@ -47,7 +47,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 describe('DAB-DETR configs', () => {
   it('lists the configs of the issue, and every one loads and resolves', async () => {
     const names = listProjectConfigs('dab-detr');
-    for (const n of ['models/dab_detr_r50', 'dab_detr_r50_50ep', 'dab_detr_r50_dc5_50ep', 'dab_detr_r101_50ep', 'align_dab_detr_r50_50ep', 'dab_detr_small_mnist']) {
+    for (const n of ['models/dab_detr_r50', 'dab_detr_r50_50ep', 'dab_detr_r50_dc5_50ep', 'dab_detr_r101_50ep', 'align_dab_detr_r50_50ep', 'dab_detr_small_mnist', 'align_dab_detr_small_mnist']) {
       expect(names).toContain(n);
     }
     for (const n of names) {
@@ -108,6 +108,20 @@ describe('DAB-DETR configs', () => {
     // match_num follows the decoder depth: the last layer stays one-to-one.
     const shallow = await resolved('align_dab_detr_r50_50ep', ['model.transformer.decoder.num_layers=3']);
     expect(shallow.model.criterion.match_num).toEqual([1, 2, 2, 1]);
+  });
+
+  it('align_dab_detr_small_mnist is the small config with the Align-DETR criterion and nothing else', async () => {
+    const small = await resolved('dab_detr_small_mnist');
+    const align = await resolved('align_dab_detr_small_mnist');
+    const r50Align = await resolved('align_dab_detr_r50_50ep');
+    expect(align.model.criterion.match_num).toEqual([1, 2, 2, 1]); // 3 decoder layers: k = 2 on layers 0, 1
+    expect(align.model.criterion.num_classes).toBe(10); // follows model.num_classes
+    expect({ ...align.model.criterion, match_num: null, weight_dict: null, num_classes: null }).toEqual({ ...r50Align.model.criterion, match_num: null, weight_dict: null, num_classes: null });
+    expect(align.model.criterion.weight_dict).toEqual(detrexWeightDict({ loss_class: 1, loss_bbox: 5, loss_giou: 2 }, 3));
+    expect({ ...align.model, criterion: null }).toEqual({ ...small.model, criterion: null });
+    expect(align.train.output_dir).toBe('./output/align_dab_detr_small_mnist');
+    for (const k of ['dataloader', 'optimizer', 'lr_multiplier'] as const) expect(align[k], k).toEqual(small[k]);
+    expect({ ...align.train, output_dir: null }).toEqual({ ...small.train, output_dir: null });
   });
 
   it('builds the full R50 model with the published parameter count, and DC5 with a stride-16 res5', async () => {
