@@ -39,7 +39,6 @@ import os
 import platform
 import struct
 import sys
-import types
 import warnings
 from collections import OrderedDict
 
@@ -65,76 +64,12 @@ DETECTRON2_COMMIT = "70f454304e1a38378200459dd2dbca0f0f4a5ab4"
 
 
 # ------------------------------------------------------------------------------------------------
-# Shims (as bench/torch/align_small_step.py): only modules that this CPU forward never calls.
-def module(name, path=None, **attrs):
-    """A module in sys.modules; with `path`, a package whose __init__.py is NOT run."""
-    m = types.ModuleType(name)
-    if path is not None:
-        m.__path__ = [path]
-    m.__dict__.update(attrs)
-    sys.modules[name] = m
-    return m
+# Shims: upstream_shims.py (only modules this CPU forward never calls). detector_postprocess (eval only)
+# rescales / clips the Instances; the raw outputs are what is compared.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from upstream_shims import install_detrex_shims  # noqa: E402
 
-
-def never_called(what):
-    def f(*a, **k):
-        raise RuntimeError(f"shim: {what} is not on this path")
-    return f
-
-
-def install_shims(detrex_dir, d2_dir):
-    module("detrex._C")
-    module("torchvision")
-    module("torchvision.ops")
-    module("torchvision.ops.boxes", box_area=lambda b: (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]))
-
-    # fvcore.nn.weight_init, copied (construction-time init only; every weight is overwritten below).
-    def c2_msra_fill(m):
-        nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        if m.bias is not None:
-            nn.init.constant_(m.bias, 0)
-
-    def c2_xavier_fill(m):
-        nn.init.kaiming_uniform_(m.weight, a=1)
-        if m.bias is not None:
-            nn.init.constant_(m.bias, 0)
-
-    class Registry:
-        def __init__(self, name):
-            self.name = name
-
-        def register(self, obj=None):
-            return obj if obj is not None else (lambda f: f)
-
-    module("fvcore")
-    module("fvcore.nn")
-    module("fvcore.nn.weight_init", c2_msra_fill=c2_msra_fill, c2_xavier_fill=c2_xavier_fill)
-    module("fvcore.nn.distributed", differentiable_all_reduce=never_called("all_reduce"))
-    module("fvcore.common")
-    module("fvcore.common.registry", Registry=Registry)
-    module("detrex.utils.events", WandbWriter=None)
-
-    sys.path[:0] = [d2_dir, detrex_dir]
-    d2 = os.path.join(d2_dir, "detectron2")
-    module("detectron2", path=d2)
-    layers = module("detectron2.layers", path=os.path.join(d2, "layers"))
-    structures = module("detectron2.structures", path=os.path.join(d2, "structures"))
-    # detector_postprocess (eval only) rescales / clips the Instances; the raw outputs are what is compared.
-    module("detectron2.modeling", path=os.path.join(d2, "modeling"), detector_postprocess=lambda r, h, w: r)
-    module("detectron2.modeling.backbone", path=os.path.join(d2, "modeling", "backbone"))
-    module("detrex", path=os.path.join(detrex_dir, "detrex"))
-    module("detrex.modeling", path=os.path.join(detrex_dir, "detrex", "modeling"))
-
-    from detectron2.layers import wrappers, batch_norm, blocks, shape_spec
-    layers.__dict__.update(Conv2d=wrappers.Conv2d, get_norm=batch_norm.get_norm,
-                           CNNBlockBase=blocks.CNNBlockBase, ShapeSpec=shape_spec.ShapeSpec,
-                           DeformConv=None, ModulatedDeformConv=None)
-    from detectron2.structures import boxes, image_list, instances
-    structures.__dict__.update(Boxes=boxes.Boxes, ImageList=image_list.ImageList,
-                               Instances=instances.Instances)
-
-
-install_shims(os.path.abspath(args.detrex), os.path.abspath(args.detectron2))
+install_detrex_shims(os.path.abspath(args.detrex), os.path.abspath(args.detectron2), detector_postprocess=lambda r, h, w: r)
 
 from detectron2.modeling.backbone.resnet import BasicBlock, BasicStem, ResNet  # noqa: E402
 from detectron2.structures import Boxes, Instances  # noqa: E402
