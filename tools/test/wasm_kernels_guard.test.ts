@@ -1,6 +1,6 @@
 /**
- * Guard of issue 6 item 5: one training step of every project's small config (`projects/<p>/configs/
- * *_small_mnist.ts`, found through tools/cli_common.ts) runs on the wasm backend with no kernel missing,
+ * Guard of issue 6 item 5: one training step of every project's small config (its default config, a
+ * `configs/*_small_mnist.ts`, found through tools/cli_common.ts) runs on the wasm backend with no kernel missing,
  * none falling back to another backend (no kernel dispatched elsewhere, no tensor copied between
  * backends) and no kernel without a gradient on the gradient path. The step is the trainer's (forward
  * with the losses, tf.variableGrads, gradient clipping, AdamW) as launch() builds it from the config,
@@ -17,7 +17,7 @@ import { seedEverything, withBackend } from '@detr/core';
 import { auditBackendStep, stepAuditProblems, useTestBackend } from '@detr/core/testing';
 import { Trainer, type AdamW, type Batch, type ParamScheduler, type TrainableDetector } from '@detr/engine';
 import { instantiate, loadConfigFile, resolveConfig } from '@detr/registry';
-import { findConfigFile, listProjectConfigs, PROJECTS } from '../cli_common';
+import { defaultConfigFile, listProjectConfigs, PROJECTS } from '../cli_common';
 
 /**
  * Side of the synthetic images: the smallest training size of the MNIST data (96 px), which H-Deformable-
@@ -25,11 +25,17 @@ import { findConfigFile, listProjectConfigs, PROJECTS } from '../cli_common';
  */
 const SIZE = 96;
 
-/** The small config of a project: its one top-level `*_small_mnist` config. */
+/**
+ * The small config of a project: its default config (package.json "detr.defaultConfig"), which must be a
+ * top-level `*_small_mnist` config (a project may have more, e.g. dab-detr's Align-DETR variant).
+ */
 function smallConfigFile(project: string): string {
-  const names = listProjectConfigs(project).filter((n) => /^[^/]*_small_mnist$/.test(n));
-  if (names.length !== 1) throw new Error(`project ${project}: expected one configs/*_small_mnist.ts, found ${names.length ? names.join(', ') : 'none'}`);
-  return findConfigFile(names[0], project);
+  const file = defaultConfigFile(project);
+  const small = listProjectConfigs(project).filter((n) => /^[^/]*_small_mnist$/.test(n));
+  if (!small.some((n) => file.endsWith(`/configs/${n}.ts`))) {
+    throw new Error(`project ${project}: the default config ${file} is not one of its configs/*_small_mnist.ts (${small.join(', ') || 'none'})`);
+  }
+  return file;
 }
 
 /** Two SIZE x SIZE images (image 1 valid in its top-left 72 x 60, the rest padding), 3 + 1 objects. */
