@@ -29,7 +29,6 @@ import math
 import os
 import struct
 import sys
-import types
 
 p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 p.add_argument("--anchordetr", required=True, help="megvii-research/AnchorDETR checkout (has models/, util/)")
@@ -51,17 +50,8 @@ torch.set_num_interop_threads(1)
 # ------------------------------------------------------------------------------------------------
 # Shims: only modules that this forward path never calls (torchvision, PIL, packaging are not
 # installed here). util/misc.py only compares torchvision.__version__ at import time.
-def module(name, **attrs):
-    m = types.ModuleType(name)
-    m.__dict__.update(attrs)
-    sys.modules[name] = m
-    return m
-
-
-def never_called(what):
-    def f(*a, **k):
-        raise RuntimeError(f"shim: {what} is not on the parity path")
-    return f
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from upstream_shims import module, never_called  # noqa: E402
 
 
 def _parse_version(s):

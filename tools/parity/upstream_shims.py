@@ -2,7 +2,9 @@
 bench/torch/align_small_step.py and tools/parity/dab_detr_fixture.py: detrex and detectron2 checkouts
 become importable with stand-ins only for modules these CPU paths never call (CUDA extensions, logging,
 the data pipeline) and two tiny functions copied verbatim (torchvision's box_area, fvcore's weight
-fills). torch must be importable; import this module after setting thread environment variables.
+fills). tools/parity/anchor_detr_fixture.py uses only `module` and `never_called` (the official
+AnchorDETR code needs other stand-ins). torch must be importable; import this module after setting
+thread environment variables.
 """
 import os
 import sys
