@@ -1,9 +1,9 @@
 /**
  * im2col for the Conv2D filter gradient (conv2d_grad.ts): the patches of x, one row per output pixel,
  *   cols[(n·Ho + i)·Wo + j, (a·kw + b)·Cin + c] = x[n, i·sh + a·dh - pt, j·sw + b·dw - pl, c]
- * (0 outside x), shape [N·Ho·Wo, kh·kw·Cin], returned transposed ([kh·kw·Cin, N·Ho·Wo]).
+ * (0 outside x), shape [N·Ho·Wo, kh·kw·Cin].
  *
- * On wasm a JS kernel (`DetrIm2Col`) writes colsᵀ in one pass over the heap from x in channel-major
+ * On wasm a JS kernel (`DetrIm2Col`, im2colTransposed) writes colsᵀ in one pass over the heap from x in channel-major
  * order, where each row of colsᵀ is made of runs of Wo input pixels (memcpy for stride 1). Built from tfjs ops (pad,
  * stride-phase transpose, kh·kw slices, concat along axis 1), as elsewhere, it cost far more than the
  * product it feeds where Cin is small: tfjs-wasm's Concat copies each row of each input with
@@ -122,7 +122,7 @@ function stridePhases(xpad: tf.Tensor4D, sh: number, sw: number): tf.Tensor {
 }
 
 /**
- * The same from tfjs ops (other backends, where pad / slice / concat are cheap): the padded input cut
+ * cols from tfjs ops (other backends, where pad / slice / concat are cheap): the padded input cut
  * to the rows and columns a tap reads, split into stride phases (no StridedSlice, slow on wasm), kh·kw
  * slices side by side.
  */
@@ -168,19 +168,26 @@ export function padOrCrop(t: tf.Tensor4D, top: number, bottom: number, left: num
   });
 }
 
+/** Whether im2colTransposed runs for x here: the wasm backend with the kernel registered, float32. */
+export function im2colKernelApplies(x: tf.Tensor): boolean {
+  return tf.getBackend() === 'wasm' && x.dtype === 'float32' && tf.getKernel(IM2COL_KERNEL, 'wasm') != null;
+}
+
 /**
- * colsᵀ [kh·kw·Cin, N·Ho·Wo] of x [N,H,W,Cin] for a conv with geometry `info`, i.e. the transpose of
- * the patch matrix, the layout in which dW = colsᵀ · dy is a plain product (XNNPACK's fast path; with
- * cols and a transpose flag the product took 2-3x longer on the stem and res2 shapes). Not
- * differentiable (only gradient functions call it). `useKernel` false forces the ops path.
+ * colsᵀ [kh·kw·Cin, N·Ho·Wo] of x [N,H,W,Cin] for a conv with geometry `info` (wasm, see
+ * im2colKernelApplies), i.e. the transpose of the patch matrix, the layout in which dW = colsᵀ · dy is a
+ * plain product (XNNPACK's fast path; with cols and a transpose flag the product took 2-3x longer on the
+ * stem and res2 shapes). Not differentiable (only gradient functions call it).
  */
-export function im2colTransposed(x: tf.Tensor4D, info: Conv2DInfo, useKernel = true): tf.Tensor2D {
-  const attrs = im2colAttrs(info);
-  if (useKernel && tf.getBackend() === 'wasm' && x.dtype === 'float32' && tf.getKernel(IM2COL_KERNEL, 'wasm')) {
-    return tf.tidy(() => {
-      const xT = tf.transpose(x, [3, 0, 1, 2]); // [Cin, N, H, W]
-      return tf.engine().runKernel(IM2COL_KERNEL, { xT }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D;
-    });
-  }
-  return tf.tidy(() => tf.transpose(im2colFromOps(x, attrs)));
+export function im2colTransposed(x: tf.Tensor4D, info: Conv2DInfo): tf.Tensor2D {
+  if (!im2colKernelApplies(x)) throw new Error(`im2colTransposed: needs the wasm backend with the ${IM2COL_KERNEL} kernel and float32 input`);
+  return tf.tidy(() => {
+    const xT = tf.transpose(x, [3, 0, 1, 2]); // [Cin, N, H, W]
+    return tf.engine().runKernel(IM2COL_KERNEL, { xT }, im2colAttrs(info) as unknown as tf.NamedAttrMap) as tf.Tensor2D;
+  });
+}
+
+/** cols [N·Ho·Wo, kh·kw·Cin] of x [N,H,W,Cin] from tfjs ops, on any backend. */
+export function im2col(x: tf.Tensor4D, info: Conv2DInfo): tf.Tensor2D {
+  return im2colFromOps(x, im2colAttrs(info));
 }
