@@ -97,6 +97,23 @@ describe('wasm Transpose replacement equals the cpu backend', () => {
     }
   });
 
+  it('matrix transposes (blocked JS copy): 2-d, batched, merged axes, odd sizes, int32 and bool, thin ones to the original', async () => {
+    const cases: [number[], number[]][] = [
+      [[37, 53], [1, 0]], // neither side a multiple of the 16-tile or of the 4-row step
+      [[16, 64], [1, 0]],
+      [[3, 21, 18], [0, 2, 1]], // batched
+      [[5, 7, 9], [1, 2, 0]], // axes 1,2 merge: [5, 63] -> [63, 5]
+      [[2, 3, 17, 19], [0, 1, 3, 2]], // axes 0,1 merge: 6 matrices [17, 19]
+      [[2, 1, 6, 1, 9], [0, 4, 3, 2, 1]], // size-1 axes dropped, then batched
+      [[3, 40], [1, 0]], // a side under 4: the original kernel
+    ];
+    for (const [shape, perm] of cases) {
+      same(await onBoth(() => tf.transpose(iota(shape), perm)), `transpose ${shape} ${perm}`);
+      same(await onBoth(() => tf.transpose(iota(shape, 'int32'), perm)), `transpose int32 ${shape} ${perm}`);
+    }
+    same(await onBoth(() => tf.transpose(tf.greater(tf.sin(iota([13, 22])), 0.2), [1, 0]).cast('int32')), 'transpose bool');
+  });
+
   it('simplifyTranspose drops size-1 axes and merges axes that stay adjacent', () => {
     expect(simplifyTranspose([2, 3, 4, 5, 6], [0, 3, 1, 2, 4])).toEqual({ shape: [2, 12, 5, 6], perm: [0, 2, 1, 3] });
     expect(simplifyTranspose([2, 1, 3], [2, 1, 0])).toEqual({ shape: [2, 3], perm: [1, 0] });
