@@ -1,6 +1,6 @@
 /**
  * The wasm BatchMatMul replacement (backend/batch_matmul_wasm.ts): raw tf.matMul on wasm against a
- * float64 loop with explicit broadcasting, for every path (2-d with flags both ways round, folded
+ * float64 loop with explicit broadcasting, for every path (2-d and per-entry with flags both ways round, folded
  * shared right operand, per-entry split above the threshold, original loop below it, broadcast
  * batches [2,1] x [3] that tfjs-wasm's own kernel gets wrong), and tfjs's own flag-using gradients on
  * wasm against the cpu backend. Tolerances: activations 1e-5, gradients 1e-4 (parity README §2).
@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RTOL, expectClose } from '@detr/core/testing';
-import { broadcastBatchIndex, installFastKernels, setBmmKernelSplitMinMacs, setFastGradientsEnabled, withBackend } from '../src/backend/index';
+import { broadcastBatchIndex, installFastKernels, setBmmKernelSplitMinMacs, setFastGradientsEnabled, swapIsCheaper, withBackend } from '../src/backend/index';
 import { seeded } from './ops-reference';
 
 /** float64 C = op(A)·op(B) with numpy-style broadcasting of the batch dims. */
@@ -68,6 +68,9 @@ describe('wasm BatchMatMul replacement', () => {
     { name: 'broadcast batch 1 x 3', a: [1, 6, 5], b: [3, 5, 7] },
     { name: 'broadcast [2,1] x [3]', a: [2, 1, 3, 4], b: [3, 4, 5] },
     { name: 'broadcast [3] x [2,1]', a: [3, 6, 4], b: [2, 1, 4, 5] },
+    // M << N: with transposeA the product runs as Cᵀ = op(B)ᵀ·op(A)ᵀ (swapIsCheaper), per entry too.
+    { name: 'batched, M << N', a: [4, 5, 9], b: [4, 9, 21] },
+    { name: 'broadcast [2,1] x [3], M << N', a: [2, 1, 5, 8], b: [3, 8, 22] },
   ];
   // Split threshold 0: every batched product is split into 2-d ones; Infinity: the original loop
   // wherever no broadcast index is needed.
@@ -112,6 +115,18 @@ describe('wasm BatchMatMul replacement', () => {
     } finally {
       setFastGradientsEnabled(prev);
     }
+  });
+
+  it('swapIsCheaper: Cᵀ = op(B)ᵀ·op(A)ᵀ when op(B) is the bigger operand to pack, not for attention maps', () => {
+    // linear dW = xᵀ·dy, x [2048, 256], dy [2048, 2048]: transposing dy once beats packing it transposed
+    expect(swapIsCheaper(true, false, 1, 1, 1, 256, 2048, 2048)).toBe(true);
+    // FFN dW = hᵀ·dy, h [2048, 2048], dy [2048, 256]: transpose h, pack the small dy
+    expect(swapIsCheaper(true, false, 1, 1, 1, 2048, 2048, 256)).toBe(false);
+    // attention dV = Wᵀ·dO, W [16, 1024, 1024], dO [16, 1024, 32]
+    expect(swapIsCheaper(true, false, 16, 16, 16, 1024, 1024, 32)).toBe(false);
+    // linear dx = dy·Wᵀ, dy [2048, 256], W [2048, 256] ([in, out])
+    expect(swapIsCheaper(false, true, 1, 1, 1, 2048, 256, 2048)).toBe(false);
+    expect(swapIsCheaper(true, false, 4, 4, 4, 5, 9, 21)).toBe(true);
   });
 
   it('broadcastBatchIndex maps output batch entries to operand entries', () => {
