@@ -18,6 +18,7 @@ import { fastBatchMatMulKernel } from './batch_matmul_wasm';
 import { fastSliceKernels } from './slice_wasm';
 import { fastTransposeKernel } from './transpose_wasm';
 import { sharedIdentityKernel } from './identity_wasm';
+import { leadingAxesSumKernel } from './sum_wasm';
 import { unsortedSegmentSumWasmKernel } from './unsorted_segment_sum_wasm';
 import { im2colWasmKernel } from './im2col_wasm';
 
@@ -80,7 +81,13 @@ const REPLACED_WASM_KERNELS: { name: string; why: string }[] = [
   },
   {
     name: 'Transpose',
-    why: 'rank >= 5 takes a per-element generic path (25x slower than rank 4); axes merged first, else contiguous runs copied in JS',
+    why:
+      'rank >= 5 takes a per-element generic path (25x slower than rank 4) and matrix transposes stride through memory (~10 ns per element); ' +
+      'axes merged first, matrix transposes (batched or not) as a cache-blocked JS copy, contiguous runs copied in JS',
+  },
+  {
+    name: 'Sum',
+    why: "reduces non-innermost axes through its slow C++ transpose (bias gradients: 33 ms for [2048,2048]); sums over leading axes add rows in JS, same order and bits",
   },
 ];
 
@@ -94,7 +101,7 @@ let wasmReplaced = false;
 export function installWasmKernelReplacements(): boolean {
   if (wasmReplaced) return true;
   if (tf.getKernel('Slice', 'wasm') == null) return false;
-  for (const config of [...fastSliceKernels(), fastBatchMatMulKernel(), fastTransposeKernel(), sharedIdentityKernel()]) {
+  for (const config of [...fastSliceKernels(), fastBatchMatMulKernel(), fastTransposeKernel(), sharedIdentityKernel(), leadingAxesSumKernel()]) {
     tf.unregisterKernel(config.kernelName, 'wasm');
     tf.registerKernel(config);
   }

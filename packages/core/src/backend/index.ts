@@ -16,6 +16,7 @@ export * from './unsorted_segment_sum_wasm';
 export * from './slice_wasm';
 export * from './batch_matmul_wasm';
 export * from './transpose_wasm';
+export * from './sum_wasm';
 export * from './identity_wasm';
 export * from './relu_grad';
 export * from './tape_release';
