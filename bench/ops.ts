@@ -169,6 +169,7 @@ function rows(kind: string, fullCpu: boolean): BenchRow[] {
   const er = rand([BATCH, SEQ, D]);
   const p = layerParams();
   const S = rand([16, 1024, 1024]);
+  const H = rand([2048, 2048]);
   const Q = rand([16, 1024, 64]);
   const K = rand([16, 64, 1024]);
   const bmmCases: [number, number, number, number][] = [
@@ -221,6 +222,10 @@ function rows(kind: string, fullCpu: boolean): BenchRow[] {
       skip: slowCpu,
     },
     { name: 'softmax 16x1024x1024', fn: () => tf.softmax(S) },
+    // backend/transpose_wasm.ts (blocked JS copy on wasm) and backend/sum_wasm.ts (rows added in JS).
+    { name: 'transpose 16x1024x1024 perm [0,2,1]', fn: () => tf.transpose(S, [0, 2, 1]) },
+    { name: 'sum over rows 2048x2048 (a bias gradient)', fn: () => tf.sum(H, 0) },
+    { name: 'sum over the last axis 2048x2048', fn: () => tf.sum(H, 1), baseline: 'sum over rows 2048x2048 (a bias gradient)' },
     { name: 'bmm 16x(1024x64 . 64x1024) (ops bmm)', fn: () => bmm(Q as tf.Tensor3D, K as tf.Tensor3D), flops: 2 * 16 * 1024 * 64 * 1024 },
     { name: 'bmm 16x(1024x64 . 64x1024) (tf.matMul)', fn: () => tf.matMul(Q, K), flops: 2 * 16 * 1024 * 64 * 1024, baseline: 'bmm 16x(1024x64 . 64x1024) (ops bmm)', skip: slowCpu },
     {
@@ -284,6 +289,7 @@ def run(threads):
     def layer_step():
         torch.autograd.grad((layer(ex) * er).sum(), [ex, *layer.parameters()])
     S = torch.rand(16, 1024, 1024)
+    H = torch.rand(2048, 2048)
     Q = torch.rand(16, 1024, 64); K = torch.rand(16, 64, 1024)
     with torch.no_grad():
         r = {
@@ -291,6 +297,8 @@ def run(threads):
             'matmul 1024^3 transposeA (tf.matMul flag)': med(lambda: A.t() @ B),
             'conv3x3 64->64 2x64x64 fwd': med(lambda: torch.nn.functional.conv2d(x, w, padding=1)),
             'softmax 16x1024x1024': med(lambda: torch.softmax(S, -1)),
+            'transpose 16x1024x1024 perm [0,2,1]': med(lambda: S.transpose(1, 2).contiguous()),
+            'sum over rows 2048x2048 (a bias gradient)': med(lambda: H.sum(0)),
             'bmm 16x(1024x64 . 64x1024) (ops bmm)': med(lambda: torch.bmm(Q, K)),
         }
     r['conv3x3 fwd+bwd (detr-ts gradient)'] = med(conv_step)
