@@ -7,8 +7,10 @@
  * every bias and every broadcast Add / Mul reduce over leading axes. This kernel handles float32 sums
  * whose axes are a leading block [0, k): it adds the rows of x, viewed as [rows, cols], in row order
  * into a float32 accumulator, the order and rounding of the original kernel (one float32 running sum
- * per output, inputs in index order), so the results are the same bits. Other axes, other dtypes and
- * innermost reductions go to the original kernel.
+ * per output, inputs in index order), so the results are the same bits. Other axes (also leading ones
+ * given out of order, which the original adds in that order), other dtypes and innermost reductions go
+ * to the original kernel. (Sums and means over other non-innermost axes, e.g. GroupNorm's axes 1 and 3,
+ * were also tried in one JS pass: no faster than the original's transpose there, whose strides are short.)
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -46,9 +48,11 @@ export function leadingAxesSumKernel(): tf.KernelConfig {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
     if (x.dtype !== 'float32' || x.shape.length < 2) return orig.kernelFunc(args);
-    const axes = [...new Set(tf.util.parseAxisParam(axis, x.shape))].sort((p, q) => p - q);
+    // The original adds in the order the axes are given; only increasing ones (as tfjs's ops and
+    // gradients give them) are row order.
+    const axes = tf.util.parseAxisParam(axis, x.shape);
     const k = axes.length;
-    if (k === 0 || k === x.shape.length || axes[k - 1] !== k - 1) return orig.kernelFunc(args); // not a strict leading block
+    if (k === 0 || k === x.shape.length || axes.some((a, i) => a !== i)) return orig.kernelFunc(args); // not [0, 1, ..., k-1]
     const rows = x.shape.slice(0, k).reduce((p, v) => p * v, 1);
     const rest = x.shape.slice(k);
     const cols = rest.reduce((p, v) => p * v, 1);
