@@ -9,12 +9,13 @@
  * [2,1,...] against [3,...] reads and writes past the buffers (wrong values; checked on this machine).
  * This kernel, built on the original one:
  *  - no flag, batch 1: the original kernel;
- *  - flags, batch 1: an explicit transpose (wasm's Transpose kernel) of the cheaper operand(s), or
- *    Cᵀ = Bᵀ·Aᵀ when that moves fewer elements, then the original kernel;
- *  - shared right operand (batchB = 1, no transposeA): one [batchA·M, K]·[K, N] product;
- *  - otherwise, per output batch entry, one 2-d product of slices (broadcast indices computed here),
- *    unless the entries are small (bmmKernelSplitMinMacs()) and need no broadcasting, where the
- *    original loop is faster than per-entry operator setup.
+ *  - shared right operand (batch > 1, batchB = 1, no transposeA): one [batchA·M, K]·[K, N] product;
+ *  - batch > 1, small entries (bmmKernelSplitMinMacs()) without broadcasting: the original loop, faster
+ *    there than per-entry operator setup;
+ *  - otherwise one 2-d product per output batch entry (of slices, broadcast indices computed here; at
+ *    batch 1 of the operands themselves), with the flagged operands made explicit by the registered
+ *    Transpose kernel (transpose_wasm's blocked copy), or as Cᵀ = op(B)ᵀ·op(A)ᵀ when that moves fewer
+ *    elements (swapIsCheaper).
  */
 import * as tf from '@tensorflow/tfjs';
 import { sliceFromHeap } from './slice_wasm';
@@ -138,10 +139,12 @@ export function fastBatchMatMulKernel(): tf.KernelConfig {
     };
 
     /**
-     * out[o] = x[ix[o]]·y[iy[o]] for o < batch, x [*, rows, K], y [*, K, cols] -> [batch, rows, cols].
-     * A slice is kept while later entries reuse it (broadcast operand), else freed right after use.
+     * out[o] = x[ix[o]]·y[iy[o]] for o < n, x [*, rows, K], y [*, K, cols] -> [n, rows, cols], one 2-d
+     * XNNPACK product per entry (n = 1: on the operands themselves). A slice is kept while later entries
+     * reuse it (broadcast operand), else freed right after use.
      */
     const perEntryProducts = (x3: tf.TensorInfo, y3: tf.TensorInfo, ix: Int32Array, iy: Int32Array, n: number, rows: number, k: number, cols: number, xPerEntry: boolean, yPerEntry: boolean): tf.TensorInfo => {
+      if (n === 1) return mm(view(x3, [rows, k]), view(y3, [k, cols]));
       const out = backend.makeOutput([n, rows, cols], 'float32');
       const xSlices = new Map<number, tf.TensorInfo>();
       const ySlices = new Map<number, tf.TensorInfo>();
@@ -175,27 +178,14 @@ export function fastBatchMatMulKernel(): tf.KernelConfig {
     };
 
     try {
-      if (batchA === 1 && batchB === 1) {
-        if (!tA && !tB) return orig.kernelFunc(args);
-        const a2 = a.shape.slice(-2);
-        const b2 = b.shape.slice(-2);
-        if (swapIsCheaper(tA, tB, 1, 1, 1, M, K, N)) {
-          const bt = tB ? view(b, b2) : keep(T(b, b2)); // (op B)ᵀ [N, K]
-          const at = tA ? view(a, a2) : keep(T(a, a2)); // (op A)ᵀ [K, M]
-          const ct = keep(mm(bt, at)); // Cᵀ [N, M]
-          return view(T(ct, [N, M]), outShape);
-        }
-        const x = tA ? keep(T(a, a2)) : view(a, a2); // [M, K]
-        const y = tB ? keep(T(b, b2)) : view(b, b2); // [K, N]
-        return view(mm(x, y), outShape);
-      }
-      if (batchB === 1 && !tA) {
+      if (batch === 1 && !tA && !tB) return orig.kernelFunc(args);
+      if (batch > 1 && batchB === 1 && !tA) {
         const x = view(a, [batchA * M, K]); // the batch folds into the rows
         const y = tB ? keep(T(b, b.shape.slice(-2))) : view(b, [K, N]);
         return view(mm(x, y), outShape);
       }
       const needsBroadcastIndex = !(batchA === batchB || batchA === 1 || batchB === 1);
-      if (!needsBroadcastIndex && M * K * N < bmmKernelSplitMinMacs()) return orig.kernelFunc(args);
+      if (batch > 1 && !needsBroadcastIndex && M * K * N < bmmKernelSplitMinMacs()) return orig.kernelFunc(args);
       const ia = broadcastBatchIndex(lead, leadA);
       const ib = broadcastBatchIndex(lead, leadB);
       // One 2-d XNNPACK product per output batch entry, of explicit [rows, K]·[K, cols] operands: either

@@ -17,8 +17,6 @@ import type { GradientOverride } from './gradient_override';
 import { matMul } from '../ops/matmul';
 import { im2col, im2colKernelApplies, im2colTransposed, padOrCrop } from './im2col_wasm';
 
-export { padOrCrop };
-
 interface Conv2DAttrs {
   strides: number | [number, number];
   pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;

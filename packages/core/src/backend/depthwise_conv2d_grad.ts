@@ -7,7 +7,8 @@
  * dW[a,b] = Σ_{n,i,j} xpad[n, i·sh + a·dh :: , ...] ⊙ dy  (one multiply + reduction per tap).
  */
 import * as tf from '@tensorflow/tfjs';
-import { padOrCrop, zeroUpsample } from './conv2d_grad';
+import { zeroUpsample } from './conv2d_grad';
+import { padOrCrop } from './im2col_wasm';
 import type { GradientOverride } from './gradient_override';
 
 interface DepthwiseAttrs {
