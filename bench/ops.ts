@@ -20,7 +20,7 @@
  */
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { bmm, conv2d, linear, matMul, setBmmKernelSplitMinMacs, setFastBatchMatMulEnabled, setFastGradientsEnabled } from '@detr/core';
+import { bmm, conv2d, linear, matMul, setFastBatchMatMulEnabled, setFastGradientsEnabled, setOwnGemmMinMacs } from '@detr/core';
 import { attentionWeights } from '@detr/transformers';
 import { type BenchRow, type RowResult, describeBackend, exitWithUsageOnHelp, fmtMs, machineLine, printTable, runChild, runRows, setupBackend } from './common';
 
@@ -187,13 +187,13 @@ function rows(kind: string, fullCpu: boolean): BenchRow[] {
   const wasm = kind === 'wasm';
   // tfjs-wasm's own BatchMatMul kernel (detr-ts replaces it on wasm; see backend/batch_matmul_wasm.ts).
   const tfjsKernel = { setup: () => setFastBatchMatMulEnabled(false), teardown: () => setFastBatchMatMulEnabled(true) };
-  const splitAt = (macs: number) => {
-    let prev: number | null = null;
-    return { setup: () => (prev = setBmmKernelSplitMinMacs(macs)), teardown: () => setBmmKernelSplitMinMacs(prev) };
-  };
+  // Plain 2-d products on XNNPACK (tfjs-wasm's own fast path) instead of backend/gemm_wasm.ts.
+  let prevOwn: number | null = null;
+  const onXnnpack = { setup: () => (prevOwn = setOwnGemmMinMacs(Infinity)), teardown: () => setOwnGemmMinMacs(prevOwn) };
   const onlyWasm = wasm ? undefined : 'wasm-only comparison';
   const out: BenchRow[] = [
     { name: 'matmul 1024^3', fn: () => tf.matMul(A, B), flops: 2 * 1024 ** 3 },
+    { name: 'matmul 1024^3 (XNNPACK GEMM)', fn: () => tf.matMul(A, B), flops: 2 * 1024 ** 3, baseline: 'matmul 1024^3', skip: onlyWasm, ...onXnnpack },
     { name: 'matmul 1024^3 transposeA (tf.matMul flag)', fn: () => tf.matMul(A, B, true, false), flops: 2 * 1024 ** 3, baseline: 'matmul 1024^3' },
     { name: 'matmul 1024^3 transposeA (ops matMul)', fn: () => matMul(A, B, { transposeA: true }), flops: 2 * 1024 ** 3, baseline: 'matmul 1024^3' },
     { name: 'matmul 1024^3 transposeA (tfjs-wasm kernel)', fn: () => tf.matMul(A, B, true, false), flops: 2 * 1024 ** 3, baseline: 'matmul 1024^3', skip: onlyWasm, ...tfjsKernel },
@@ -236,13 +236,13 @@ function rows(kind: string, fullCpu: boolean): BenchRow[] {
       skip: onlyWasm,
       ...tfjsKernel,
     },
-    // The split threshold of backend/batch_matmul_wasm.ts: per-entry XNNPACK products vs the batched loop.
+    // Small batched products (the decoder's attention): backend/gemm_wasm.ts against tfjs-wasm's loop.
     ...bmmCases.flatMap(([b, m, k, n], i): BenchRow[] => {
       const [a3, b3] = bmmTensors[i];
       const name = `bmm ${b}x(${m}x${k} . ${k}x${n})`;
       return [
-        { name: `${name} split`, fn: () => tf.matMul(a3, b3), flops: 2 * b * m * k * n, skip: onlyWasm, ...splitAt(0) },
-        { name: `${name} loop`, fn: () => tf.matMul(a3, b3), flops: 2 * b * m * k * n, baseline: `${name} split`, skip: onlyWasm, ...splitAt(Infinity) },
+        { name, fn: () => tf.matMul(a3, b3), flops: 2 * b * m * k * n, skip: onlyWasm },
+        { name: `${name} (tfjs-wasm kernel)`, fn: () => tf.matMul(a3, b3), flops: 2 * b * m * k * n, baseline: name, skip: onlyWasm, ...tfjsKernel },
       ];
     }),
     {

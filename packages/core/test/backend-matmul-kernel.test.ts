@@ -1,14 +1,14 @@
 /**
  * The wasm BatchMatMul replacement (backend/batch_matmul_wasm.ts): raw tf.matMul on wasm against a
- * float64 loop with explicit broadcasting, for every path (2-d and per-entry with flags both ways round, folded
- * shared right operand, per-entry split above the threshold, original loop below it, broadcast
+ * float64 loop with explicit broadcasting, for every path (gemm_wasm with every flag, folded
+ * shared right operand, per-entry products, XNNPACK for small plain 2-d products, broadcast
  * batches [2,1] x [3] that tfjs-wasm's own kernel gets wrong), and tfjs's own flag-using gradients on
  * wasm against the cpu backend. Tolerances: activations 1e-5, gradients 1e-4 (parity README §2).
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RTOL, expectClose } from '@detr/core/testing';
-import { broadcastBatchIndex, installFastKernels, setBmmKernelSplitMinMacs, setFastGradientsEnabled, swapIsCheaper, withBackend } from '../src/backend/index';
+import { broadcastBatchIndex, installFastKernels, setFastGradientsEnabled, setOwnGemmMinMacs, withBackend } from '../src/backend/index';
 import { seeded } from './ops-reference';
 
 /** float64 C = op(A)·op(B) with numpy-style broadcasting of the batch dims. */
@@ -68,15 +68,16 @@ describe('wasm BatchMatMul replacement', () => {
     { name: 'broadcast batch 1 x 3', a: [1, 6, 5], b: [3, 5, 7] },
     { name: 'broadcast [2,1] x [3]', a: [2, 1, 3, 4], b: [3, 4, 5] },
     { name: 'broadcast [3] x [2,1]', a: [3, 6, 4], b: [2, 1, 4, 5] },
-    // M << N: with transposeA the product runs as Cᵀ = op(B)ᵀ·op(A)ᵀ (swapIsCheaper), per entry too.
+    { name: '2-d, N < 8 (XNNPACK keeps it)', a: [40, 30], b: [30, 5] },
+    { name: 'K above the k block (256): two blocks and a tail', a: [9, 300], b: [300, 11] },
     { name: 'batched, M << N', a: [4, 5, 9], b: [4, 9, 21] },
     { name: 'broadcast [2,1] x [3], M << N', a: [2, 1, 5, 8], b: [3, 8, 22] },
   ];
-  // Split threshold 0: every batched product is split into 2-d ones; Infinity: the original loop
-  // wherever no broadcast index is needed.
-  it.each(CASES)('$name: all transpose flags, split and loop paths, match float64', async (c) => {
+  // Own-GEMM threshold 0: every float32 product but 2-d ones with N < 8 runs on gemm_wasm; Infinity:
+  // plain 2-d products go to XNNPACK (flagged or batched ones stay on gemm_wasm).
+  it.each(CASES)('$name: all transpose flags, gemm_wasm and XNNPACK paths, match float64', async (c) => {
     for (const [tA, tB, split] of [false, true].flatMap((x) => [false, true].flatMap((y) => [0, Infinity].map((z) => [x, y, z] as const)))) {
-      const prevSplit = setBmmKernelSplitMinMacs(split);
+      const prevSplit = setOwnGemmMinMacs(split);
       try {
         const swap = (s: number[], t: boolean) => (t ? [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]] : s);
         const as = swap(c.a, tA);
@@ -90,10 +91,10 @@ describe('wasm BatchMatMul replacement', () => {
             return { shape: y.shape, values: y.dataSync() as Float32Array };
           }), { threads: 2 },
         );
-        expect(got.shape, `${c.name} tA=${tA} tB=${tB} split<${split}`).toEqual(ref.shape);
-        expectClose(got.values, ref.y, RTOL.activation, `${c.name} tA=${tA} tB=${tB} split<${split}`);
+        expect(got.shape, `${c.name} tA=${tA} tB=${tB} own>=${split}`).toEqual(ref.shape);
+        expectClose(got.values, ref.y, RTOL.activation, `${c.name} tA=${tA} tB=${tB} own>=${split}`);
       } finally {
-        setBmmKernelSplitMinMacs(prevSplit);
+        setOwnGemmMinMacs(prevSplit);
       }
     }
   });
@@ -115,18 +116,6 @@ describe('wasm BatchMatMul replacement', () => {
     } finally {
       setFastGradientsEnabled(prev);
     }
-  });
-
-  it('swapIsCheaper: Cᵀ = op(B)ᵀ·op(A)ᵀ when op(B) is the bigger operand to pack, not for attention maps', () => {
-    // linear dW = xᵀ·dy, x [2048, 256], dy [2048, 2048]: transposing dy once beats packing it transposed
-    expect(swapIsCheaper(true, false, 1, 1, 1, 256, 2048, 2048)).toBe(true);
-    // FFN dW = hᵀ·dy, h [2048, 2048], dy [2048, 256]: transpose h, pack the small dy
-    expect(swapIsCheaper(true, false, 1, 1, 1, 2048, 2048, 256)).toBe(false);
-    // attention dV = Wᵀ·dO, W [16, 1024, 1024], dO [16, 1024, 32]
-    expect(swapIsCheaper(true, false, 16, 16, 16, 1024, 1024, 32)).toBe(false);
-    // linear dx = dy·Wᵀ, dy [2048, 256], W [2048, 256] ([in, out])
-    expect(swapIsCheaper(false, true, 1, 1, 1, 2048, 256, 2048)).toBe(false);
-    expect(swapIsCheaper(true, false, 4, 4, 4, 5, 9, 21)).toBe(true);
   });
 
   it('broadcastBatchIndex maps output batch entries to operand entries', () => {

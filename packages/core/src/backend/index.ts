@@ -21,3 +21,7 @@ export * from './identity_wasm';
 export * from './relu_grad';
 export * from './tape_release';
 export * from './im2col_wasm';
+export * from './gemm_wasm';
+export * from './gemm_threads';
+export * from './gemm_microkernel';
+export * from './wasm_binary';

@@ -1,0 +1,130 @@
+/**
+ * gemm_wasm.ts: the WebAssembly SIMD GEMM that takes tfjs-wasm's float32 products. Each output must be
+ * the float32 running sum c = c + a·b over k in increasing order (separate rounding of the product and
+ * the sum), which is what XNNPACK computes: so the bits must equal a Math.fround loop exactly, for
+ * every flag, edge size (M not a multiple of 4, N not of 8, K past the 256-element k block), batch
+ * entry and thread split, and equal XNNPACK's own result. Values of mixed magnitude make any other
+ * order of additions, a missed k block or a wrong tile change bits. Plus the binary writer's LEB128
+ * encodings against the spec's examples.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { expectExact } from '@detr/core/testing';
+import {
+  type GemmShape,
+  encodeModule,
+  gemm,
+  gemmFunctions,
+  gemmMemoryOfBackend,
+  gemmThreadPool,
+  installFastKernels,
+  setOwnGemmMinMacs,
+  sleb,
+  uleb,
+  withBackend,
+} from '../src/backend/index';
+import { seeded } from './ops-reference';
+
+function mixed(n: number, seed: number): Float32Array {
+  const u = seeded(n, seed);
+  const e = seeded(n, seed + 1);
+  return Float32Array.from(u, (v, i) => v * 10 ** Math.round(2 * e[i]));
+}
+
+/** The float32 running sum, k increasing, for entries x (stored per the flags). */
+function sequentialF32(av: Float32Array, bv: Float32Array, s: GemmShape, entries: number): Float32Array {
+  const { M, K, N, transposeA: tA, transposeB: tB } = s;
+  const out = new Float32Array(entries * M * N);
+  for (let e = 0; e < entries; e++)
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) {
+        let c = 0;
+        for (let k = 0; k < K; k++) {
+          const a = av[e * M * K + (tA ? k * M + i : i * K + k)];
+          const b = bv[e * K * N + (tB ? j * K + k : k * N + j)];
+          c = Math.fround(c + Math.fround(a * b));
+        }
+        out[(e * M + i) * N + j] = c;
+      }
+  return out;
+}
+
+/** Runs gemm() directly on wasm heap tensors (entries stacked), optionally split over a helper thread. */
+function runGemm(av: Float32Array, bv: Float32Array, s: GemmShape, entries: number, helpers: number): Float32Array {
+  return tf.tidy(() => {
+    const a = tf.tensor(av);
+    const b = tf.tensor(bv);
+    const c = tf.fill([entries * s.M * s.N], Number.NaN); // every output must be written
+    const be = tf.backend() as unknown as { getMemoryOffset(id: tf.DataId): number };
+    const mem = gemmMemoryOfBackend(tf.backend());
+    const pool = helpers > 0 ? gemmThreadPool(mem, helpers) : null;
+    if (helpers > 0 && !pool) throw new Error('no shared memory: the threaded wasm build is not loaded');
+    const [pa, pb, pc] = [a, b, c].map((t) => be.getMemoryOffset(t.dataId));
+    const list = Array.from({ length: entries }, (_, e) => ({ a: pa + e * s.M * s.K * 4, b: pb + e * s.K * s.N * 4, c: pc + e * s.M * s.N * 4 }));
+    gemm(mem, s, list, pool ?? undefined);
+    return c.dataSync() as Float32Array;
+  });
+}
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  installFastKernels();
+});
+
+describe('wasm binary writer', () => {
+  it('LEB128 encodings match the spec examples', () => {
+    expect(uleb(0)).toEqual([0]);
+    expect(uleb(127)).toEqual([0x7f]);
+    expect(uleb(128)).toEqual([0x80, 0x01]);
+    expect(uleb(624485)).toEqual([0xe5, 0x8e, 0x26]);
+    expect(sleb(-1)).toEqual([0x7f]);
+    expect(sleb(63)).toEqual([0x3f]);
+    expect(sleb(64)).toEqual([0xc0, 0x00]);
+    expect(sleb(-123456)).toEqual([0xc0, 0xbb, 0x78]);
+  });
+
+  it('the GEMM module validates for shared and non-shared memories', () => {
+    for (const shared of [false, true]) {
+      const bytes = encodeModule({ shared, maxPages: 65536 }, gemmFunctions());
+      expect(WebAssembly.validate(bytes), `shared=${shared}`).toBe(true);
+    }
+  });
+});
+
+describe('gemm_wasm: bit-exact float32 GEMM', () => {
+  const SHAPES: [number, number, number][] = [
+    [4, 1, 8], // one tile, K = 1
+    [13, 300, 21], // edge rows and columns, two k blocks (256 + 44)
+    [37, 64, 40], // several row and column panels, N a multiple of 8
+    [261, 9, 3], // row block boundary (MC = 256) plus an edge panel, N < 8
+  ];
+  it.each(SHAPES)('M=%i K=%i N=%i: every flag, 3 entries, 1 thread and split over a helper: equal to the float32 running sum', async (M, K, N) => {
+    for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      const s: GemmShape = { M, K, N, transposeA: tA, transposeB: tB };
+      const av = mixed(3 * M * K, M + K);
+      const bv = mixed(3 * K * N, N + 7);
+      const want = sequentialF32(av, bv, s, 3);
+      const [one, split] = await withBackend('wasm', () => [runGemm(av, bv, s, 3, 0), runGemm(av, bv, s, 3, 1)], { threads: 2 });
+      expectExact(one, want, `M=${M} K=${K} N=${N} tA=${tA} tB=${tB} 1 thread`);
+      expectExact(split, want, `M=${M} K=${K} N=${N} tA=${tA} tB=${tB} helper thread`);
+    }
+  });
+
+  it('tf.matMul gives the same bits through gemm_wasm as through XNNPACK', async () => {
+    const av = mixed(70 * 130, 11);
+    const bv = mixed(130 * 90, 12);
+    const run = (own: number) =>
+      withBackend('wasm', () => {
+        const prev = setOwnGemmMinMacs(own);
+        try {
+          return tf.tidy(() => tf.matMul(tf.tensor2d(av, [70, 130]), tf.tensor2d(bv, [130, 90])).dataSync() as Float32Array);
+        } finally {
+          setOwnGemmMinMacs(prev);
+        }
+      }, { threads: 2 });
+    const own = await run(0);
+    const xnnpack = await run(Infinity);
+    expectExact(own, xnnpack, 'gemm_wasm vs XNNPACK');
+    expectExact(own, sequentialF32(av, bv, { M: 70, K: 130, N: 90, transposeA: false, transposeB: false }, 1), 'vs the running sum');
+  });
+});
