@@ -16,6 +16,7 @@ declare namespace WebAssembly {
   interface Instance {
     readonly exports: Record<string, unknown>;
   }
+  function validate(bytes: Uint8Array): boolean;
   // eslint-disable-next-line no-var
   var Instance: { prototype: Instance; new (module: Module, imports?: Record<string, Record<string, unknown>>): Instance };
 }
