@@ -1,15 +1,18 @@
 /**
  * Child process of backend-select.test.ts: selects the wasm backend with the thread count given as
- * argv[2], runs a product and a conv gradient, prints one JSON line, and then simply ends — the
- * test checks that the process exits by itself (the pthreads must not hold it open).
+ * argv[2], runs a product (large enough for gemm_wasm's helper thread) and a conv gradient, prints one
+ * JSON line, and then simply ends — the test checks that the process exits by itself (neither the
+ * pthreads nor the GEMM helper threads may hold it open).
  */
 import * as tf from '@tensorflow/tfjs';
-import { initialisedBackend, selectBackend } from '../src/backend/index';
+import { GEMM_THREAD_MIN_MACS, initialisedBackend, selectBackend } from '../src/backend/index';
+
+if (256 ** 3 < GEMM_THREAD_MIN_MACS) throw new Error('the product below no longer reaches the GEMM helper threads');
 
 const threads = Number(process.argv[2] ?? '2');
 const info = await selectBackend({ backend: 'wasm', threads, log: () => {} });
 const value = tf.tidy(() => {
-  const a = tf.ones([64, 64]);
+  const a = tf.ones([256, 256]); // 256³ multiply-adds: split over gemm_threads' helper thread
   const x = tf.ones([1, 8, 8, 4]) as tf.Tensor4D;
   const w = tf.ones([3, 3, 4, 2]) as tf.Tensor4D;
   const gw = tf.grad((ww: tf.Tensor) => tf.sum(tf.conv2d(x, ww as tf.Tensor4D, 1, 'valid')))(w);
