@@ -23,13 +23,9 @@ import {
   uleb,
   withBackend,
 } from '../src/backend/index';
-import { seeded } from './ops-reference';
+import { mixedMagnitude } from './ops-reference';
 
-function mixed(n: number, seed: number): Float32Array {
-  const u = seeded(n, seed);
-  const e = seeded(n, seed + 1);
-  return Float32Array.from(u, (v, i) => v * 10 ** Math.round(2 * e[i]));
-}
+const mixed = (n: number, seed: number): Float32Array => mixedMagnitude(n, seed, 2);
 
 /** The float32 running sum, k increasing, for entries x (stored per the flags). */
 function sequentialF32(av: Float32Array, bv: Float32Array, s: GemmShape, entries: number): Float32Array {

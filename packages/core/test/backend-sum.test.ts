@@ -8,14 +8,10 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expectExact } from '@detr/core/testing';
 import { installFastKernels, sumRowsInto, withBackend } from '../src/backend/index';
-import { seeded } from './ops-reference';
+import { mixedMagnitude } from './ops-reference';
 
 /** Seeded values of mixed magnitude (1e-3 .. 1e3, both signs). */
-function mixed(n: number, seed: number): Float32Array {
-  const u = seeded(n, seed);
-  const e = seeded(n, seed + 1);
-  return Float32Array.from(u, (v, i) => v * 10 ** Math.round(3 * e[i]));
-}
+const mixed = (n: number, seed: number): Float32Array => mixedMagnitude(n, seed, 3);
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

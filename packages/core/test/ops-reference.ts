@@ -72,6 +72,13 @@ export function dot(a: Float64Array, b: Float64Array): number {
   return s;
 }
 
+/** Seeded float32 values of mixed magnitude (1e-decades .. 1e+decades, both signs), for exact-bits tests. */
+export function mixedMagnitude(n: number, seed: number, decades: number): Float32Array {
+  const u = seeded(n, seed);
+  const e = seeded(n, seed + 1);
+  return Float32Array.from(u, (v, i) => v * 10 ** Math.round(decades * e[i]));
+}
+
 /** Deterministic values in [-1, 1) from a small LCG (tests need no global RNG state). */
 export function seeded(n: number, seed: number): Float64Array {
   const out = new Float64Array(n);

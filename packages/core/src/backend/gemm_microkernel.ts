@@ -21,6 +21,12 @@ import { I32, V128, type FunctionDef, type ValType, op } from './wasm_binary';
 export const MR = 4;
 export const NR = 8;
 
+/** Helper: appends instruction byte arrays to a function body. */
+function bodyWriter(): { body: number[]; emit: (...parts: number[][]) => void } {
+  const body: number[] = [];
+  return { body, emit: (...parts) => parts.forEach((p) => body.push(...p)) };
+}
+
 export function microKernelFunction(): FunctionDef {
   const NV = NR / 4; // v128 vectors per tile row
   // Parameter and local indices.
@@ -32,10 +38,7 @@ export function microKernelFunction(): FunctionDef {
   const cc = (r: number, v: number): number => 9 + NV + r * NV + v;
   const locals: ValType[] = [I32, I32, V128, ...Array<ValType>(NV).fill(V128), ...Array<ValType>(MR * NV).fill(V128)];
 
-  const body: number[] = [];
-  const emit = (...parts: number[][]): void => {
-    for (const p of parts) body.push(...p);
-  };
+  const { body, emit } = bodyWriter();
   // bend = bp + kc * NR * 4
   emit(op.localGet(bp), op.localGet(kc), op.i32Const(NR * 4), op.i32Mul, op.i32Add, op.localSet(bend));
   // if (acc) load C into the accumulators (they start at zero otherwise)
@@ -62,12 +65,6 @@ export function microKernelFunction(): FunctionDef {
     emit(op.localGet(row), op.localGet(ldc), op.i32Add, op.localSet(row));
   }
   return { name: 'kernel', params: 6, locals, body };
-}
-
-/** Helper: appends instruction byte arrays to a function body. */
-function bodyWriter(): { body: number[]; emit: (...parts: number[][]) => void } {
-  const body: number[] = [];
-  return { body, emit: (...parts) => parts.forEach((p) => body.push(...p)) };
 }
 
 /**

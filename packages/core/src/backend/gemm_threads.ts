@@ -3,7 +3,7 @@
  * the GEMM module on tfjs-wasm's shared memory and run work lists the calling thread writes there.
  *
  * A product is split by rows (gemm_wasm.ts splitWork), so the threads never write the same output
- * and need no barrier: one start and one join per product, through a control block of four i32 words
+ * and need no barrier: one start and one join per product, through a control block of five i32 words
  * on the heap ([0] start sequence, [1] done sequence, [2] list byte offset, [3] command count,
  * [4] error flag) with Atomics.wait / notify (futex wake-ups: tens of microseconds, against
  * milliseconds of work for the products that are split, see GEMM_THREAD_MIN_MACS).
@@ -12,7 +12,7 @@
  * the products gemm_wasm.ts computes. They are unref'd, so they never keep a process alive.
  */
 import { Worker } from 'node:worker_threads';
-import { type GemmExports, type GemmMemory, type GemmThreadPool, gemmModule } from './gemm_wasm';
+import { type GemmExports, type GemmMemory, type GemmThreadPool, gemmModule, isSharedMemory } from './gemm_wasm';
 
 /** Products with fewer multiply-adds than this run on the calling thread alone. */
 export const GEMM_THREAD_MIN_MACS = 8 * 1024 * 1024;
@@ -64,7 +64,7 @@ const pools = new WeakMap<WebAssembly.Memory, { helpers: Helper[] }>();
  * Null when the memory is not shared (the single-threaded wasm build).
  */
 export function gemmThreadPool(mem: GemmMemory, size: number): GemmThreadPool | null {
-  if (size < 1 || !(mem.memory.buffer instanceof SharedArrayBuffer)) return null;
+  if (size < 1 || !isSharedMemory(mem.memory)) return null;
   let state = pools.get(mem.memory);
   if (!state) {
     state = { helpers: [] };

@@ -2,7 +2,7 @@
  * Float32 GEMM on tfjs-backend-wasm's heap: C = op(A)·op(B) with either operand transposed, through
  * the 4x8 WebAssembly SIMD micro-kernel of gemm_microkernel.ts, packing both operands the way BLIS
  * and XNNPACK do (Goto's scheme: k blocks of KC, row blocks of MC, micro-panels of MR rows and NR
- * columns, zero-padded at the edges).
+ * columns; at the edges C is computed padded, see gemm()).
  *
  * Why: tfjs-wasm's products run on XNNPACK's wasmsimd GEMM at ~28.5 GFLOP/s on this machine (1024³,
  * 1 thread); this kernel runs at ~40 with the same float operations in the same order, so the same
@@ -11,6 +11,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { CMD_PACK_A, CMD_PACK_B, CMD_TILES, CMD_WORDS, MR, NR, gemmFunctions } from './gemm_microkernel';
+import { wasmMemoryObject } from './memory_guard';
 import { encodeModule } from './wasm_binary';
 
 /** k block: a packed B micro-panel (KC x NR floats, 8 KiB) stays in L1 while a row block streams past it. */
@@ -40,7 +41,7 @@ interface WasmBackendInternals {
  */
 export function gemmMemoryOfBackend(backend: unknown): GemmMemory {
   const be = backend as WasmBackendInternals;
-  const memory = be.wasm.wasmMemory ?? be.wasm.asm?.memory;
+  const memory = wasmMemoryObject(be.wasm);
   if (!memory) throw new Error('gemm_wasm: the wasm backend exposes no memory object (tfjs-backend-wasm internals changed?)');
   const live = new Map<number, tf.TensorInfo>();
   return {
@@ -59,12 +60,8 @@ export function gemmMemoryOfBackend(backend: unknown): GemmMemory {
   };
 }
 
-/** The module's exports (gemm_microkernel.ts). */
+/** The module's entry point (gemm_microkernel.ts runFunction; the other exports are called through it). */
 export interface GemmExports {
-  kernel(ap: number, bp: number, kc: number, c: number, ldc: number, acc: number): void;
-  packA(src: number, laneStride: number, kStride: number, dst: number, kc: number, valid: number, panels: number): void;
-  packB(src: number, laneStride: number, kStride: number, dst: number, kc: number, valid: number, panels: number): void;
-  tiles(ap: number, bp: number, kc: number, rowPanels: number, colPanels: number, c: number, ldc: number, acc: number): void;
   run(list: number, count: number): void;
 }
 
@@ -115,11 +112,11 @@ export interface GemmShape {
 
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
-/** Scratch floats one thread needs: a packed A row block and a packed B k block. */
-function threadScratchFloats(s: GemmShape): number {
-  const kc = Math.min(KC, s.K);
-  return roundUp(Math.min(MC, roundUp(s.M, MR)), MR) * kc + kc * roundUp(s.N, NR);
-}
+/** Floats of a packed A row block (at most MC rows, MC a multiple of MR) of one k block. */
+const packedABlockFloats = (s: GemmShape): number => Math.min(MC, roundUp(s.M, MR)) * Math.min(KC, s.K);
+
+/** Scratch floats one thread needs: a packed A row block, then a packed B k block. */
+const threadScratchFloats = (s: GemmShape): number => packedABlockFloats(s) + Math.min(KC, s.K) * roundUp(s.N, NR);
 
 /** A share of one product's row panels: [panelBegin, panelEnd) of entry `entry`. */
 interface Segment {
@@ -136,9 +133,8 @@ interface Segment {
  */
 function workList(s: GemmShape, entries: readonly GemmEntry[], cTargets: readonly number[], ldc: number, segments: readonly Segment[], scratch: number): number[] {
   const { M, K, N, transposeA: tA, transposeB: tB } = s;
-  const kcMax = Math.min(KC, K);
   const apBuf = scratch;
-  const bpBuf = scratch + roundUp(Math.min(MC, roundUp(M, MR)), MR) * kcMax * 4;
+  const bpBuf = scratch + packedABlockFloats(s) * 4;
   const colPanels = roundUp(N, NR) / NR;
   const blockPanels = MC / MR;
   const out: number[] = [];

@@ -53,8 +53,12 @@ function wasmModule(): WasmModuleMemory | null {
  * raw exports' memory, else HEAPU8 (the single-threaded build keeps it current).
  */
 export function wasmHeapBuffer(m: WasmModuleMemory): ArrayBufferLike | null {
-  const memory = m.wasmMemory ?? m.asm?.memory;
-  return memory?.buffer ?? m.HEAPU8?.buffer ?? null;
+  return wasmMemoryObject(m)?.buffer ?? m.HEAPU8?.buffer ?? null;
+}
+
+/** The module's memory object: the threaded build's `wasmMemory`, else the raw exports' memory. */
+export function wasmMemoryObject<T extends { buffer: ArrayBufferLike }>(m: { wasmMemory?: T; asm?: { memory?: T } }): T | undefined {
+  return m.wasmMemory ?? m.asm?.memory;
 }
 
 /** Current byte size of the wasm heap, or 0 when the wasm backend is not initialised. */
