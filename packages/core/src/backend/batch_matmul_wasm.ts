@@ -14,9 +14,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { NR } from './gemm_microkernel';
-import { GEMM_THREAD_MIN_MACS, gemmThreadPool } from './gemm_threads';
+import { gemmPoolFor } from './gemm_threads';
 import { gemm, gemmMemoryOfBackend, type GemmEntry } from './gemm_wasm';
-import { wasmInitResult } from './wasm_node';
 
 interface WasmBackendLike {
   getMemoryOffset(dataId: tf.DataId): number;
@@ -104,8 +103,7 @@ export function fastBatchMatMulKernel(): tf.KernelConfig {
     const bt = backend.getMemoryOffset(b.dataId);
     const ct = backend.getMemoryOffset(out.dataId);
     const mem = gemmMemoryOfBackend(args.backend);
-    const threads = wasmInitResult()?.threads ?? 1;
-    const pool = threads > 1 && batch * M * K * N >= GEMM_THREAD_MIN_MACS ? (gemmThreadPool(mem, threads - 1) ?? undefined) : undefined;
+    const pool = gemmPoolFor(mem, batch * M * K * N);
     if (batchB === 1 && !tA) {
       // shared right operand: the batch folds into the rows, [batchA·M, K]·op(B)
       gemm(mem, { M: batchA * M, K, N, transposeA: false, transposeB: tB }, [{ a: at, b: bt, c: ct }], pool);

@@ -16,6 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { GradientOverride } from './gradient_override';
 import { matMul } from '../ops/matmul';
 import { im2col, im2colKernelApplies, im2colTransposed, padOrCrop } from './im2col_wasm';
+import { ownConvEnabled } from './conv2d_wasm';
 
 interface Conv2DAttrs {
   strides: number | [number, number];
@@ -63,9 +64,12 @@ export function conv2dBackpropInputFast(xShape: number[], dy: tf.Tensor4D, filte
     // The stride-1 conv below needs an input of h + (kh-1)·dh rows to give h rows.
     const bottom = h + (kh - 1) * dh - top - up.shape[1];
     const right = w + (kw - 1) * dw - left - up.shape[2];
-    const input = padOrCrop(up, top, bottom, left, right);
-    const flipped = tf.transpose(flipSpatial(filter), [0, 1, 3, 2]); // [kh, kw, Cout, Cin]
-    return tf.conv2d(input, flipped as tf.Tensor4D, 1, 'valid', 'NHWC', [dh, dw]);
+    const flipped = tf.transpose(flipSpatial(filter), [0, 1, 3, 2]) as tf.Tensor4D; // [kh, kw, Cout, Cin]
+    if (Math.min(top, bottom, left, right) >= 0) {
+      // Padding only: the conv kernel pads (no padded copy through Pad).
+      return tf.conv2d(up, flipped, 1, [[0, 0], [top, bottom], [left, right], [0, 0]], 'NHWC', [dh, dw]);
+    }
+    return tf.conv2d(padOrCrop(up, top, bottom, left, right), flipped, 1, 'valid', 'NHWC', [dh, dw]);
   });
 }
 
@@ -84,11 +88,23 @@ export function flipSpatial(filter: tf.Tensor4D): tf.Tensor4D {
   });
 }
 
+/** Whether conv2d_wasm's Conv2DBackpropFilter takes dW: wasm, float32, the own conv enabled. */
+function ownConvFilterGradApplies(x: tf.Tensor, dy: tf.Tensor): boolean {
+  return (
+    tf.getBackend() === 'wasm' && x.dtype === 'float32' && dy.dtype === 'float32' && ownConvEnabled() && tf.getKernel('Conv2DBackpropFilter', 'wasm') != null
+  );
+}
+
 /** dL/dW of a Conv2D from x [N,H,W,Cin] and dy [N,Ho,Wo,Cout]; -> [kh,kw,Cin,Cout]. */
 export function conv2dBackpropFilterFast(x: tf.Tensor4D, dy: tf.Tensor4D, info: Conv2DInfo): tf.Tensor4D {
   const { filterHeight: kh, filterWidth: kw } = info;
   const [n, , , cin] = x.shape;
   const [, ho, wo, cout] = dy.shape;
+  if (ownConvFilterGradApplies(x, dy)) {
+    const pad: tf.backend_util.ExplicitPadding = [[0, 0], [info.padInfo.top, info.padInfo.bottom], [info.padInfo.left, info.padInfo.right], [0, 0]];
+    const attrs = { strides: [info.strideHeight, info.strideWidth], pad, dataFormat: 'NHWC', dilations: [info.dilationHeight, info.dilationWidth], filterShape: [kh, kw, cin, cout] };
+    return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  }
   return tf.tidy(() => {
     const dy2 = dy.reshape([n * ho * wo, cout]);
     // wasm: colsᵀ [kh·kw·Cin, N·Ho·Wo] from the JS kernel, a plain product; elsewhere cols

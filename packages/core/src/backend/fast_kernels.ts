@@ -21,6 +21,7 @@ import { sharedIdentityKernel } from './identity_wasm';
 import { leadingAxesSumKernel } from './sum_wasm';
 import { unsortedSegmentSumWasmKernel } from './unsorted_segment_sum_wasm';
 import { im2colWasmKernel } from './im2col_wasm';
+import { conv2dBackpropFilterWasmKernel, ownConv2dKernel } from './conv2d_wasm';
 
 export interface FastKernelEntry {
   /** Kernel name (tfjs kernel_names). */
@@ -56,6 +57,10 @@ const KERNELS: KernelEntry[] = [
     why: "missing on wasm; it is gather's gradient. A plain-JS loop over the wasm heap (exact, O(x.size), no copy to cpu)",
   },
   {
+    config: conv2dBackpropFilterWasmKernel,
+    why: "missing on wasm; the Conv2D filter gradient dW = colsᵀ·dy on gemm_wasm's GEMM, the patch matrix packed straight from the input (implicit im2col, conv2d_wasm.ts)",
+  },
+  {
     config: im2colWasmKernel,
     why: "the Conv2D filter gradient's patch matrix in one JS pass over the heap (from pad/transpose/slice/concat it cost up to 18x the forward conv)",
   },
@@ -73,6 +78,12 @@ const REPLACED_WASM_KERNELS: { name: string; why: string }[] = [
       'XNNPACK only without transpose flags and with batch 1 (else a scalar loop, 13-95x slower), and its GEMM runs at ~28.5 GFLOP/s; ' +
       'float32 products run on gemm_wasm (WebAssembly SIMD 4x8 micro-kernel, ~39 GFLOP/s, same bits, any flag or broadcast, ' +
       'split over helper threads), with correct [2,1]x[3] batch broadcasting (the original overruns its buffers)',
+  },
+  {
+    name: 'Conv2D',
+    why:
+      "XNNPACK's convolution runs at ~29 GFLOP/s; float32 NHWC convs run on gemm_wasm's GEMM with an implicit im2col " +
+      '(conv2d_wasm.ts: same bits, split over helper threads)',
   },
   {
     name: 'Identity',
@@ -102,7 +113,7 @@ let wasmReplaced = false;
 export function installWasmKernelReplacements(): boolean {
   if (wasmReplaced) return true;
   if (tf.getKernel('Slice', 'wasm') == null) return false;
-  for (const config of [...fastSliceKernels(), fastBatchMatMulKernel(), fastTransposeKernel(), sharedIdentityKernel(), leadingAxesSumKernel()]) {
+  for (const config of [...fastSliceKernels(), fastBatchMatMulKernel(), ownConv2dKernel(), fastTransposeKernel(), sharedIdentityKernel(), leadingAxesSumKernel()]) {
     tf.unregisterKernel(config.kernelName, 'wasm');
     tf.registerKernel(config);
   }

@@ -13,6 +13,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { type GemmExports, type GemmMemory, type GemmThreadPool, gemmModule, isSharedMemory } from './gemm_wasm';
+import { wasmInitResult } from './wasm_node';
 
 /** Products with fewer multiply-adds than this run on the calling thread alone. */
 export const GEMM_THREAD_MIN_MACS = 8 * 1024 * 1024;
@@ -122,4 +123,13 @@ export function gemmThreadPool(mem: GemmMemory, size: number): GemmThreadPool | 
       if (error) throw error;
     },
   };
+}
+
+/**
+ * The pool a product of `macs` multiply-adds should be split over: the wasm backend's thread count
+ * less the calling thread, from GEMM_THREAD_MIN_MACS up; undefined (run here alone) otherwise.
+ */
+export function gemmPoolFor(mem: GemmMemory, macs: number): GemmThreadPool | undefined {
+  const threads = wasmInitResult()?.threads ?? 1;
+  return threads > 1 && macs >= GEMM_THREAD_MIN_MACS ? (gemmThreadPool(mem, threads - 1) ?? undefined) : undefined;
 }

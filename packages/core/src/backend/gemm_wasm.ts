@@ -10,8 +10,9 @@
  * reads them in whichever order they are stored.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { CMD_PACK_A, CMD_PACK_B, CMD_TILES, CMD_WORDS, MR, NR, gemmFunctions } from './gemm_microkernel';
+import { CMD_COPY, CMD_PACK_A, CMD_PACK_A_GATHER, CMD_PACK_B, CMD_TILES, CMD_TILES_FMA, CMD_WORDS, MR, NR, gemmFunctions } from './gemm_microkernel';
 import { wasmMemoryObject } from './memory_guard';
+import { relaxedSimdAvailable } from './relaxed_simd';
 import { encodeModule } from './wasm_binary';
 
 /** k block: a packed B micro-panel (KC x NR floats, 8 KiB) stays in L1 while a row block streams past it. */
@@ -65,6 +66,24 @@ export interface GemmExports {
   run(list: number, count: number): void;
 }
 
+let fmaWanted = process.env.DETR_WASM_FMA !== '0';
+
+/**
+ * Whether products use the fused micro-kernel (c = fma(a, b, c), relaxed SIMD): by default wherever
+ * relaxed SIMD compiles (relaxed_simd.ts), unless env DETR_WASM_FMA=0. Without it each step rounds
+ * the product and the sum separately, which gives XNNPACK's bits exactly.
+ */
+export function gemmUsesFma(): boolean {
+  return fmaWanted && relaxedSimdAvailable();
+}
+
+/** For benchmarks and tests: turns the fused kernel on or off (where available); returns the previous wish. */
+export function setGemmFma(on: boolean): boolean {
+  const prev = fmaWanted;
+  fmaWanted = on;
+  return prev;
+}
+
 const modules = new Map<boolean, WebAssembly.Module>();
 const instances = new WeakMap<WebAssembly.Memory, GemmExports>();
 
@@ -72,7 +91,7 @@ const instances = new WeakMap<WebAssembly.Memory, GemmExports>();
 export function gemmModule(shared: boolean): WebAssembly.Module {
   let m = modules.get(shared);
   if (!m) {
-    m = new WebAssembly.Module(encodeModule({ shared, maxPages: 65536 }, gemmFunctions()));
+    m = new WebAssembly.Module(encodeModule({ shared, maxPages: 65536 }, gemmFunctions(relaxedSimdAvailable())));
     modules.set(shared, m);
   }
   return m;
@@ -108,6 +127,12 @@ export interface GemmShape {
   transposeA: boolean;
   /** B stored as N x K. */
   transposeB: boolean;
+  /**
+   * A given as two offset tables instead (implicit im2col, conv2d_wasm.ts; transposeA is then
+   * ignored): op(A)[i, k] is the float at byte entry.a + laneOffsets[i] + kOffsets[k], where the
+   * tables are i32 arrays of M and K byte offsets at these heap byte offsets.
+   */
+  gatherA?: { laneOffsets: number; kOffsets: number };
 }
 
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
@@ -137,6 +162,7 @@ function workList(s: GemmShape, entries: readonly GemmEntry[], cTargets: readonl
   const bpBuf = scratch + packedABlockFloats(s) * 4;
   const colPanels = roundUp(N, NR) / NR;
   const blockPanels = MC / MR;
+  const fma = gemmUsesFma();
   const out: number[] = [];
   for (const seg of segments) {
     const e = entries[seg.entry];
@@ -147,9 +173,13 @@ function workList(s: GemmShape, entries: readonly GemmEntry[], cTargets: readonl
       for (let p0 = seg.panelBegin; p0 < seg.panelEnd; p0 += blockPanels) {
         const panels = Math.min(blockPanels, seg.panelEnd - p0);
         const row0 = p0 * MR;
-        // op(A)[i, k] at a + (tA ? k·M + i : i·K + k) floats
-        out.push(CMD_PACK_A, e.a + (tA ? row0 + k0 * M : row0 * K + k0) * 4, tA ? 4 : K * 4, tA ? M * 4 : 4, apBuf, kc, M - row0, panels, 0);
-        out.push(CMD_TILES, apBuf, bpBuf, kc, panels, colPanels, cTargets[seg.entry] + row0 * ldc, ldc, k0 > 0 ? 1 : 0);
+        if (s.gatherA) {
+          out.push(CMD_PACK_A_GATHER, e.a, s.gatherA.laneOffsets + row0 * 4, s.gatherA.kOffsets + k0 * 4, apBuf, kc, M - row0, panels, 0);
+        } else {
+          // op(A)[i, k] at a + (tA ? k·M + i : i·K + k) floats
+          out.push(CMD_PACK_A, e.a + (tA ? row0 + k0 * M : row0 * K + k0) * 4, tA ? 4 : K * 4, tA ? M * 4 : 4, apBuf, kc, M - row0, panels, 0);
+        }
+        out.push(fma ? CMD_TILES_FMA : CMD_TILES, apBuf, bpBuf, kc, panels, colPanels, cTargets[seg.entry] + row0 * ldc, ldc, k0 > 0 ? 1 : 0);
       }
     }
   }
@@ -223,13 +253,28 @@ export function gemm(mem: GemmMemory, s: GemmShape, entries: readonly GemmEntry[
       mem.free(listBuf);
     }
     if (padded) {
-      const f = new Float32Array(mem.memory.buffer);
+      const copies: number[] = [];
       entries.forEach((e, i) => {
-        const src = cTargets[i] >>> 2;
-        for (let r = 0; r < M; r++) f.copyWithin((e.c >>> 2) + r * N, src + r * Np, src + r * Np + N);
+        for (let r = 0; r < M; r++) copies.push(...copyCommand(e.c + r * N * 4, cTargets[i] + r * Np * 4, N * 4));
       });
+      runCommands(mem, copies);
     }
   } finally {
     mem.free(scratch);
+  }
+}
+
+/** A CMD_COPY command: `bytes` bytes from src to dst (byte offsets). */
+export const copyCommand = (dst: number, src: number, bytes: number): number[] => [CMD_COPY, dst, src, bytes, 0, 0, 0, 0, 0];
+
+/** Runs a work list (CMD_WORDS words per command, gemm_microkernel.ts) on the calling thread. */
+export function runCommands(mem: GemmMemory, words: readonly number[]): void {
+  if (words.length === 0) return;
+  const list = mem.alloc(words.length * 4);
+  try {
+    new Int32Array(mem.memory.buffer).set(words, list >>> 2); // after the allocation: a grown heap replaces the buffer
+    gemmOn(mem.memory).run(list, words.length / CMD_WORDS);
+  } finally {
+    mem.free(list);
   }
 }

@@ -25,3 +25,4 @@ export * from './gemm_wasm';
 export * from './gemm_threads';
 export * from './gemm_microkernel';
 export * from './wasm_binary';
+export * from './conv2d_wasm';

@@ -65,6 +65,15 @@ export const op = {
   v128Store: (offset: number) => [0xfd, ...uleb(0x0b), 4, ...uleb(offset)],
   f32x4Add: [0xfd, ...uleb(0xe4)],
   f32x4Mul: [0xfd, ...uleb(0xe6)],
+  /** Bulk memory (spec 2.0): memory.copy(dst, src, n) and memory.fill(dst, value, n) on memory 0. */
+  memoryCopy: [0xfc, ...uleb(10), 0x00, 0x00],
+  memoryFill: [0xfc, ...uleb(11), 0x00],
+  /**
+   * Relaxed SIMD (WebAssembly 3.0) f32x4.relaxed_madd(a, b, c) = a·b + c, fused or not as the engine
+   * chooses: V8 emits one FMA on x86 with FMA3 (one rounding). Validates only where relaxed SIMD is
+   * enabled (relaxed_simd.ts).
+   */
+  f32x4RelaxedMadd: [0xfd, ...uleb(0x105)],
 };
 
 export interface FunctionDef {

@@ -102,6 +102,11 @@ export function conv2d(x: tf.Tensor4D, filter: tf.Tensor4D, opts: Conv2dOptions 
     throw new Error(`conv2d: padded input ${x.shape[1] + 2 * ph}x${x.shape[2] + 2 * pw} is smaller than the dilated kernel ${effH}x${effW}`);
   }
   return tf.tidy(() => {
+    if (groups === 1 && d[0] === 1 && d[1] === 1) {
+      // The padding goes to the kernel (explicit padding): no padded copy to keep for backward, and on
+      // wasm the own Conv2D pads while it copies (backend/conv2d_wasm.ts).
+      return tf.conv2d(x, filter, s, [[0, 0], [ph, ph], [pw, pw], [0, 0]]);
+    }
     const xp: tf.Tensor4D = ph > 0 || pw > 0 ? tf.pad(x, [[0, 0], [ph, ph], [pw, pw], [0, 0]]) : x;
     if (groups === 1) return convOneGroup(xp, filter, s, d, opts.dilatedMethod);
     const unitStride = s[0] === 1 && s[1] === 1;
