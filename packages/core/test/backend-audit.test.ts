@@ -47,11 +47,12 @@ describe('auditKernels', () => {
     expect(onWasm).toBe(true);
   });
 
-  it("flags kernels wasm lacks: tfjs's own conv gradient, einsum", async () => {
+  it("flags kernels wasm lacks (einsum); tfjs's own conv gradient finds Conv2DBackpropFilter (conv2d_wasm.ts registers it)", async () => {
     const prev = setFastGradientsEnabled(false);
     try {
       const audit = await withBackend('cpu', () => auditKernels(trainingLikeStep));
-      expect(audit.missing.wasm).toContain('Conv2DBackpropFilter');
+      expect(audit.kernels).toContain('Conv2DBackpropFilter');
+      expect(audit.missing.wasm).not.toContain('Conv2DBackpropFilter');
     } finally {
       setFastGradientsEnabled(prev);
     }
@@ -65,7 +66,7 @@ describe('fastKernelList', () => {
   it('lists every override and kernel with a reason, each installed', () => {
     const list = fastKernelList();
     const names = list.map((e) => e.name);
-    for (const k of ['Conv2D', 'Conv2DBackpropInput', 'DepthwiseConv2dNative', 'BatchMatMul', 'GatherNd', 'TopK', 'StridedSlice', 'Greater', 'LogicalAnd', 'UnsortedSegmentSum', 'DetrIm2Col']) {
+    for (const k of ['Conv2D', 'Conv2DBackpropInput', 'DepthwiseConv2dNative', 'BatchMatMul', 'GatherNd', 'TopK', 'StridedSlice', 'Greater', 'LogicalAnd', 'UnsortedSegmentSum', 'Conv2DBackpropFilter']) {
       expect(names).toContain(k);
     }
     for (const e of list) {

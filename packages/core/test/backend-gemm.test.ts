@@ -5,7 +5,8 @@
  * every flag, edge size (M not a multiple of 4, N not of 8, K past the 256-element k block), batch
  * entry and thread split, and equal XNNPACK's own result. Values of mixed magnitude make any other
  * order of additions, a missed k block or a wrong tile change bits. Plus the binary writer's LEB128
- * encodings against the spec's examples.
+ * encodings against the spec's examples. With the fused kernel (relaxed SIMD's relaxed_madd) each
+ * step is c = fma(a, b, c), rounded once: the bits must equal a correctly rounded fma loop exactly.
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +19,9 @@ import {
   gemmMemoryOfBackend,
   gemmThreadPool,
   installFastKernels,
+  relaxedMaddFuses,
+  relaxedSimdAvailable,
+  setGemmFma,
   setOwnGemmMinMacs,
   sleb,
   uleb,
@@ -27,8 +31,25 @@ import { mixedMagnitude } from './ops-reference';
 
 const mixed = (n: number, seed: number): Float32Array => mixedMagnitude(n, seed, 2);
 
-/** The float32 running sum, k increasing, for entries x (stored per the flags). */
-function sequentialF32(av: Float32Array, bv: Float32Array, s: GemmShape, entries: number): Float32Array {
+/**
+ * fma(a, b, c) rounded once to float32: a·b is exact in float64 (24-bit significands), the sum's
+ * float64 rounding error e comes from TwoSum, and only where the float64 sum s lies exactly halfway
+ * between two float32 values does e decide the direction (Math.fround would round to even).
+ */
+export function fmaF32(a: number, b: number, c: number): number {
+  const p = a * b;
+  const s = p + c;
+  const bb = s - p;
+  const e = p - (s - bb) + (c - bb); // p + c = s + e exactly
+  const r = Math.fround(s);
+  if (e === 0 || r === s) return r;
+  const other = Math.fround(2 * s - r); // the float32 on the other side of s
+  const halfway = (r + other) / 2 === s;
+  return halfway && e > 0 === other > r ? other : r;
+}
+
+/** The float32 running sum, k increasing, for entries x (stored per the flags); `fused`: c = fma(a, b, c). */
+function sequentialF32(av: Float32Array, bv: Float32Array, s: GemmShape, entries: number, fused = false): Float32Array {
   const { M, K, N, transposeA: tA, transposeB: tB } = s;
   const out = new Float32Array(entries * M * N);
   for (let e = 0; e < entries; e++)
@@ -38,7 +59,7 @@ function sequentialF32(av: Float32Array, bv: Float32Array, s: GemmShape, entries
         for (let k = 0; k < K; k++) {
           const a = av[e * M * K + (tA ? k * M + i : i * K + k)];
           const b = bv[e * K * N + (tB ? j * K + k : k * N + j)];
-          c = Math.fround(c + Math.fround(a * b));
+          c = fused ? fmaF32(a, b, c) : Math.fround(c + Math.fround(a * b));
         }
         out[(e * M + i) * N + j] = c;
       }
@@ -67,6 +88,16 @@ beforeAll(async () => {
   installFastKernels();
 });
 
+/** Runs fn with the fused kernel on or off, restoring the setting after. */
+async function withFma<T>(on: boolean, fn: () => T | Promise<T>): Promise<T> {
+  const prev = setGemmFma(on);
+  try {
+    return await fn();
+  } finally {
+    setGemmFma(prev);
+  }
+}
+
 describe('wasm binary writer', () => {
   it('LEB128 encodings match the spec examples', () => {
     expect(uleb(0)).toEqual([0]);
@@ -83,7 +114,22 @@ describe('wasm binary writer', () => {
     for (const shared of [false, true]) {
       const bytes = encodeModule({ shared, maxPages: 65536 }, gemmFunctions());
       expect(WebAssembly.validate(bytes), `shared=${shared}`).toBe(true);
+      // with the fused kernel: only where relaxed SIMD is on (relaxedSimdAvailable turns it on in Node 20)
+      const relaxed = relaxedSimdAvailable();
+      expect(WebAssembly.validate(encodeModule({ shared, maxPages: 65536 }, gemmFunctions(true))), `fma shared=${shared}`).toBe(relaxed);
     }
+  });
+
+  it('fmaF32 rounds once: the TwoSum correction decides halfway cases', () => {
+    expect(fmaF32(1 + 2 ** -12, 1 - 2 ** -12, -1)).toBe(-(2 ** -24)); // separate roundings give 0
+    // a·b = ±2⁻²⁴(1 - 2⁻⁴⁰): the float64 sum lands exactly halfway between two float32 values, the exact
+    // sum 2⁻⁶⁴ below / above it; rounding the float64 sum to even would give the other neighbour
+    const a = 2 ** -24 * (1 + 2 ** -20);
+    const b = 1 - 2 ** -20;
+    expect(fmaF32(a, b, 1 + 2 ** -23)).toBe(1 + 2 ** -23); // Math.fround(a * b + c) gives 1 + 2⁻²²
+    expect(fmaF32(-a, b, 1 + 2 ** -23)).toBe(1 + 2 ** -23); // Math.fround(-a * b + c) gives 1
+    expect(Math.fround(a * b + (1 + 2 ** -23))).toBe(1 + 2 ** -22);
+    expect(Math.fround(-a * b + (1 + 2 ** -23))).toBe(1);
   });
 });
 
@@ -100,9 +146,24 @@ describe('gemm_wasm: bit-exact float32 GEMM', () => {
       const av = mixed(3 * M * K, M + K);
       const bv = mixed(3 * K * N, N + 7);
       const want = sequentialF32(av, bv, s, 3);
-      const [one, split] = await withBackend('wasm', () => [runGemm(av, bv, s, 3, 0), runGemm(av, bv, s, 3, 1)], { threads: 2 });
+      const [one, split] = await withFma(false, () => withBackend('wasm', () => [runGemm(av, bv, s, 3, 0), runGemm(av, bv, s, 3, 1)], { threads: 2 }));
       expectExact(one, want, `M=${M} K=${K} N=${N} tA=${tA} tB=${tB} 1 thread`);
       expectExact(split, want, `M=${M} K=${K} N=${N} tA=${tA} tB=${tB} helper thread`);
+    }
+  });
+
+  it.each(SHAPES)('M=%i K=%i N=%i with the fused kernel: equal to the fma running sum, and not to the separately rounded one', async (M, K, N) => {
+    expect(relaxedSimdAvailable(), 'relaxed SIMD compiles (Node 20 with the flag set at run time, Node 22+ by default)').toBe(true);
+    const fused = relaxedMaddFuses();
+    for (const [tA, tB] of [[false, false], [true, true]] as const) {
+      const s: GemmShape = { M, K, N, transposeA: tA, transposeB: tB };
+      const av = mixed(2 * M * K, M + K + 1);
+      const bv = mixed(2 * K * N, N + 8);
+      const want = sequentialF32(av, bv, s, 2, fused);
+      const [one, split] = await withFma(true, () => withBackend('wasm', () => [runGemm(av, bv, s, 2, 0), runGemm(av, bv, s, 2, 1)], { threads: 2 }));
+      expectExact(one, want, `fma M=${M} K=${K} N=${N} tA=${tA} tB=${tB} 1 thread`);
+      expectExact(split, want, `fma M=${M} K=${K} N=${N} tA=${tA} tB=${tB} helper thread`);
+      if (fused && K > 1) expect(Array.from(one).some((v, i) => v !== sequentialF32(av, bv, s, 2)[i]), 'fma changes some bits').toBe(true);
     }
   });
 
@@ -118,7 +179,7 @@ describe('gemm_wasm: bit-exact float32 GEMM', () => {
           setOwnGemmMinMacs(prev);
         }
       }, { threads: 2 });
-    const own = await run(0);
+    const own = await withFma(false, () => run(0));
     const xnnpack = await run(Infinity);
     expectExact(own, xnnpack, 'gemm_wasm vs XNNPACK');
     expectExact(own, sequentialF32(av, bv, { M: 70, K: 130, N: 90, transposeA: false, transposeB: false }, 1), 'vs the running sum');

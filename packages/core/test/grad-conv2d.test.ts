@@ -14,7 +14,7 @@ import { conv2d, type Conv2dOptions } from '../src/ops/conv';
 import { installFastKernels, overrideActive, setFastGradientsEnabled, withBackend } from '../src/backend/index';
 import { type Shape4, convRef, dot, finiteDifferences, seeded } from './ops-reference';
 import { conv2dInfo } from '../src/backend/conv2d_grad';
-import { IM2COL_KERNEL, im2col, im2colTransposed } from '../src/backend/im2col_wasm';
+import { im2col } from '../src/backend/im2col';
 
 const f32 = (v: Float64Array): Float64Array => Float64Array.from(Float32Array.from(v));
 
@@ -180,40 +180,38 @@ describe('conv2dTranspose gradient (Conv2DBackpropInput override)', () => {
   });
 });
 
-describe('im2colTransposed (the filter gradient patch matrix)', () => {
+describe('im2col from tfjs ops (the filter gradient patch matrix off wasm)', () => {
   it.each([
     { name: '7x7 s2 p3', x: [2, 11, 12, 3], k: 7, stride: 2, pad: 3 as const, dil: 1 },
     { name: '3x3 s1 same', x: [2, 6, 5, 4], k: 3, stride: 1, pad: 'same' as const, dil: 1 },
     { name: '3x3 s2 same (asymmetric padding)', x: [1, 8, 7, 2], k: 3, stride: 2, pad: 'same' as const, dil: 1 },
     { name: '3x3 dil2 p2 s2', x: [1, 7, 7, 3], k: 3, stride: 2, pad: 2 as const, dil: 2 },
     { name: '3x3 s2 valid (cut border)', x: [3, 9, 8, 5], k: 3, stride: 2, pad: 'valid' as const, dil: 1 },
-  ])('$name: the wasm kernel gives the tfjs-ops construction exactly', async (c) => {
+  ])('$name: every entry is the input pixel of its tap, 0 in the padding', async (c) => {
     const n = c.x.reduce((p, v) => p * v, 1);
     const data = Float32Array.from(seeded(n, 3));
     const info = conv2dInfo(c.x, [c.k, c.k, c.x[3], 4], { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', dilations: c.dil });
-    const [kernel, ops, kernelShape] = await withBackend(
-      'wasm',
-      () => {
-        expect(tf.getKernel(IM2COL_KERNEL, 'wasm')).toBeDefined();
-        const x = tf.tensor4d(data, c.x as Shape4);
-        const a = im2colTransposed(x, info);
-        const b = tf.tidy(() => tf.transpose(im2col(x, info))); // the ops construction, transposed like the kernel's
-        const out = [a.dataSync().slice(), b.dataSync().slice(), a.shape] as const;
-        tf.dispose([x, a, b]);
-        return out;
-      },
-      { threads: 2 },
+    const [cols, shape] = await withBackend('cpu', () =>
+      tf.tidy(() => {
+        const t = tf.transpose(im2col(tf.tensor4d(data, c.x as Shape4), info)); // [kh·kw·Cin, N·Ho·Wo]
+        return [t.dataSync().slice(), t.shape] as const;
+      }),
     );
-    expect(kernelShape).toEqual([c.k * c.k * c.x[3], c.x[0] * info.outHeight * info.outWidth]);
-    expect(Array.from(kernel)).toEqual(Array.from(ops));
-    // the ops path against the definition, at a few entries: row (a·kw + b)·Cin + ch, column (n·Ho + i)·Wo + j
+    expect(shape).toEqual([c.k * c.k * c.x[3], c.x[0] * info.outHeight * info.outWidth]);
+    // every entry against the definition: row (a·kw + b)·Cin + ch, column (n·Ho + i)·Wo + j
     const rows = c.x[0] * info.outHeight * info.outWidth;
-    for (const [a, b, ch, img, i, j] of [[0, 0, 0, 0, 0, 0], [c.k - 1, 1, c.x[3] - 1, c.x[0] - 1, info.outHeight - 1, info.outWidth - 1], [1, c.k - 1, 0, 0, 1, 0]]) {
-      const y = i * c.stride + a * c.dil - info.padInfo.top;
-      const xx = j * c.stride + b * c.dil - info.padInfo.left;
-      const inside = y >= 0 && y < c.x[1] && xx >= 0 && xx < c.x[2];
-      const want = inside ? data[((img * c.x[1] + y) * c.x[2] + xx) * c.x[3] + ch] : 0;
-      expect(ops[((a * c.k + b) * c.x[3] + ch) * rows + (img * info.outHeight + i) * info.outWidth + j]).toBe(want);
-    }
+    const want = new Float32Array(cols.length);
+    for (let a = 0; a < c.k; a++)
+      for (let b = 0; b < c.k; b++)
+        for (let ch = 0; ch < c.x[3]; ch++)
+          for (let img = 0; img < c.x[0]; img++)
+            for (let i = 0; i < info.outHeight; i++)
+              for (let j = 0; j < info.outWidth; j++) {
+                const y = i * c.stride + a * c.dil - info.padInfo.top;
+                const xx = j * c.stride + b * c.dil - info.padInfo.left;
+                const inside = y >= 0 && y < c.x[1] && xx >= 0 && xx < c.x[2];
+                want[((a * c.k + b) * c.x[3] + ch) * rows + (img * info.outHeight + i) * info.outWidth + j] = inside ? data[((img * c.x[1] + y) * c.x[2] + xx) * c.x[3] + ch] : 0;
+              }
+    expect(Array.from(cols)).toEqual(Array.from(want));
   });
 });

@@ -9,13 +9,15 @@
  * dX: the transposed convolution = a stride-1 convolution, with dilation d, of dy zero-upsampled by s
  *     and padded by (k-1)·d - p, with the filter flipped in space and its in/out axes swapped.
  * dW: im2col then one product: the taps xpad[:, a·dh :: sh, b·dw :: sw, :] side by side form
- *     cols [N·Ho·Wo, kh·kw·Cin] (im2col_wasm.ts; on wasm a JS kernel writes colsᵀ), and dW = colsᵀ · dy ([kh·kw·Cin, Cout], already in HWIO
- *     order); one large product keeps XNNPACK busy where kh·kw small ones (K = Cin, 3 for the stem) did not.
+ *     cols [N·Ho·Wo, kh·kw·Cin], and dW = colsᵀ · dy ([kh·kw·Cin, Cout], already in HWIO order); one
+ *     large product where kh·kw small ones (K = Cin, 3 for the stem) kept the GEMM idle. On wasm
+ *     conv2d_wasm.ts's Conv2DBackpropFilter kernel computes that product without writing cols; elsewhere
+ *     cols comes from tfjs ops (im2col.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { GradientOverride } from './gradient_override';
 import { matMul } from '../ops/matmul';
-import { im2col, im2colKernelApplies, im2colTransposed, padOrCrop } from './im2col_wasm';
+import { im2col, padOrCrop } from './im2col';
 import { ownConvEnabled } from './conv2d_wasm';
 
 interface Conv2DAttrs {
@@ -107,10 +109,7 @@ export function conv2dBackpropFilterFast(x: tf.Tensor4D, dy: tf.Tensor4D, info: 
   }
   return tf.tidy(() => {
     const dy2 = dy.reshape([n * ho * wo, cout]);
-    // wasm: colsᵀ [kh·kw·Cin, N·Ho·Wo] from the JS kernel, a plain product; elsewhere cols
-    // [N·Ho·Wo, kh·kw·Cin] from tfjs ops with a transpose flag (free on cpu / tfjs-node). Column / row
-    // index of a patch entry: (a·kw + b)·Cin + c.
-    const dW = im2colKernelApplies(x) ? matMul(im2colTransposed(x, info), dy2) : matMul(im2col(x, info), dy2, { transposeA: true }); // [kh·kw·Cin, Cout]
+    const dW = matMul(im2col(x, info), dy2, { transposeA: true }); // [kh·kw·Cin, Cout], row (a·kw + b)·Cin + c
     return dW.reshape([kh, kw, cin, cout]) as tf.Tensor4D;
   });
 }

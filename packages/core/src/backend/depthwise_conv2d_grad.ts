@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { zeroUpsample } from './conv2d_grad';
-import { padOrCrop } from './im2col_wasm';
+import { padOrCrop } from './im2col';
 import type { GradientOverride } from './gradient_override';
 
 interface DepthwiseAttrs {

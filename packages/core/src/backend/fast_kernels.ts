@@ -20,7 +20,6 @@ import { fastTransposeKernel } from './transpose_wasm';
 import { sharedIdentityKernel } from './identity_wasm';
 import { leadingAxesSumKernel } from './sum_wasm';
 import { unsortedSegmentSumWasmKernel } from './unsorted_segment_sum_wasm';
-import { im2colWasmKernel } from './im2col_wasm';
 import { conv2dBackpropFilterWasmKernel, ownConv2dKernel } from './conv2d_wasm';
 
 export interface FastKernelEntry {
@@ -59,10 +58,6 @@ const KERNELS: KernelEntry[] = [
   {
     config: conv2dBackpropFilterWasmKernel,
     why: "missing on wasm; the Conv2D filter gradient dW = colsᵀ·dy on gemm_wasm's GEMM, the patch matrix packed straight from the input (implicit im2col, conv2d_wasm.ts)",
-  },
-  {
-    config: im2colWasmKernel,
-    why: "the Conv2D filter gradient's patch matrix in one JS pass over the heap (from pad/transpose/slice/concat it cost up to 18x the forward conv)",
   },
 ];
 
