@@ -20,7 +20,7 @@
  */
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { bmm, conv2d, linear, matMul, setFastBatchMatMulEnabled, setFastGradientsEnabled, setOwnGemmMinMacs } from '@detr/core';
+import { bmm, conv2d, linear, matMul, setFastBatchMatMulEnabled, setFastGradientsEnabled, setGemmFma, setOwnConvEnabled, setOwnGemmMinMacs } from '@detr/core';
 import { attentionWeights } from '@detr/transformers';
 import { type BenchRow, type RowResult, describeBackend, exitWithUsageOnHelp, fmtMs, machineLine, printTable, runChild, runRows, setupBackend } from './common';
 
@@ -187,6 +187,11 @@ function rows(kind: string, fullCpu: boolean): BenchRow[] {
   const wasm = kind === 'wasm';
   // tfjs-wasm's own BatchMatMul kernel (detr-ts replaces it on wasm; see backend/batch_matmul_wasm.ts).
   const tfjsKernel = { setup: () => setFastBatchMatMulEnabled(false), teardown: () => setFastBatchMatMulEnabled(true) };
+  // The own GEMM without the fused kernel (XNNPACK's bits), and XNNPACK's convolution instead of conv2d_wasm.ts.
+  let prevFma = true;
+  const noFma = { setup: () => (prevFma = setGemmFma(false)), teardown: () => setGemmFma(prevFma) };
+  let prevConv = true;
+  const onXnnpackConv = { setup: () => (prevConv = setOwnConvEnabled(false)), teardown: () => setOwnConvEnabled(prevConv) };
   // Plain 2-d products on XNNPACK (tfjs-wasm's own fast path) instead of backend/gemm_wasm.ts.
   let prevOwn: number | null = null;
   const onXnnpack = { setup: () => (prevOwn = setOwnGemmMinMacs(Infinity)), teardown: () => setOwnGemmMinMacs(prevOwn) };
@@ -194,19 +199,21 @@ function rows(kind: string, fullCpu: boolean): BenchRow[] {
   const out: BenchRow[] = [
     { name: 'matmul 1024^3', fn: () => tf.matMul(A, B), flops: 2 * 1024 ** 3 },
     { name: 'matmul 1024^3 (XNNPACK GEMM)', fn: () => tf.matMul(A, B), flops: 2 * 1024 ** 3, baseline: 'matmul 1024^3', skip: onlyWasm, ...onXnnpack },
+    { name: 'matmul 1024^3 (own GEMM, no FMA)', fn: () => tf.matMul(A, B), flops: 2 * 1024 ** 3, baseline: 'matmul 1024^3', skip: onlyWasm, ...noFma },
     { name: 'matmul 1024^3 transposeA (tf.matMul flag)', fn: () => tf.matMul(A, B, true, false), flops: 2 * 1024 ** 3, baseline: 'matmul 1024^3' },
     { name: 'matmul 1024^3 transposeA (ops matMul)', fn: () => matMul(A, B, { transposeA: true }), flops: 2 * 1024 ** 3, baseline: 'matmul 1024^3' },
     { name: 'matmul 1024^3 transposeA (tfjs-wasm kernel)', fn: () => tf.matMul(A, B, true, false), flops: 2 * 1024 ** 3, baseline: 'matmul 1024^3', skip: onlyWasm, ...tfjsKernel },
     { name: 'matmul 1024^3 transposeB (tf.matMul flag)', fn: () => tf.matMul(A, B, false, true), flops: 2 * 1024 ** 3, baseline: 'matmul 1024^3' },
     { name: 'matmul 1024^3 transposeB (tfjs-wasm kernel)', fn: () => tf.matMul(A, B, false, true), flops: 2 * 1024 ** 3, baseline: 'matmul 1024^3', skip: onlyWasm, ...tfjsKernel },
     { name: 'conv3x3 64->64 2x64x64 fwd', fn: () => conv2d(x, w, { padding: 1 }), flops: convFlops },
+    { name: 'conv3x3 fwd (XNNPACK convolution)', fn: () => conv2d(x, w, { padding: 1 }), flops: convFlops, baseline: 'conv3x3 64->64 2x64x64 fwd', skip: onlyWasm, ...onXnnpackConv },
     { name: 'conv3x3 fwd+bwd (detr-ts gradient)', fn: () => convStep(), flops: 3 * convFlops, baseline: 'conv3x3 64->64 2x64x64 fwd' },
     {
       name: 'conv3x3 fwd+bwd (tfjs gradient)',
       fn: () => convStep(),
       flops: 3 * convFlops,
       baseline: 'conv3x3 64->64 2x64x64 fwd',
-      skip: kind === 'wasm' ? 'wasm has no Conv2DBackpropFilter kernel' : slowCpu,
+      skip: slowCpu, // on wasm: tfjs-wasm's Conv2DBackpropInput and detr-ts's Conv2DBackpropFilter kernel
       ...useUpstream,
     },
     { name: 'conv3x3 dil2 fwd+bwd (native dilated conv)', fn: () => convStepDil('native'), flops: 3 * convFlops, baseline: 'conv3x3 fwd+bwd (detr-ts gradient)' },

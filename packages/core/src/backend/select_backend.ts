@@ -9,6 +9,8 @@ import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { installFastKernels } from './fast_kernels';
+import { gemmUsesFma } from './gemm_wasm';
+import { relaxedMaddFuses } from './relaxed_simd';
 import { WasmMemoryGuard, installWasmAllocationCheck } from './memory_guard';
 import { installWasmHeapCheck } from './wasm_heap_check';
 import { WasmConfigError, defaultWasmThreads, initWasmBackend, initialisedBackend, type PoolSpinSetting } from './wasm_node';
@@ -151,7 +153,8 @@ function parseThreads(opt: number | undefined): number {
 function describe(c: Chosen): string {
   if (c.kind === 'wasm') {
     const asked = c.requestedThreads !== undefined && c.requestedThreads !== c.threads ? `; ${c.requestedThreads} requested${c.simd ? '' : ', threads need SIMD'}` : '';
-    return `wasm (${c.simd ? 'SIMD' : 'no SIMD'}, ${c.threads} thread${c.threads === 1 ? '' : 's'}${asked})`;
+    const fma = gemmUsesFma() ? (relaxedMaddFuses() ? ', fused multiply-add' : ', relaxed SIMD madd (not fused here)') : '';
+    return `wasm (${c.simd ? 'SIMD' : 'no SIMD'}, ${c.threads} thread${c.threads === 1 ? '' : 's'}${asked}${fma})`;
   }
   if (c.kind === 'node-gpu') return 'tensorflow (tfjs-node-gpu, CUDA)';
   if (c.kind === 'node') return 'tensorflow (tfjs-node, CPU)';
