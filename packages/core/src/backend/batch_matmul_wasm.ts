@@ -8,8 +8,9 @@
  * (measured here: transposeA ~60-95x, transposeB ~13x slower on 1024³; batched attention products
  * 13-14x slower). Its JS side also allocates max(batchA, batchB) output matrices, so broadcasting
  * [2,1,...] against [3,...] reads and writes past the buffers (wrong values; checked on this machine).
- * XNNPACK's GEMM itself runs at ~28.5 GFLOP/s on this machine (1024³, 1 thread), gemm_wasm's at ~39,
- * with the same float operations in the same order (the same bits). The original kernel keeps plain
+ * XNNPACK's GEMM itself runs at ~28.5 GFLOP/s on this machine (1024³, 1 thread), gemm_wasm's at ~39
+ * with the same float operations in the same order (the same bits), 45-49 with its fused multiply-add
+ * (the default where relaxed SIMD compiles). The original kernel keeps plain
  * 2-d products below OWN_GEMM_MIN_MACS or with fewer than 8 columns, and every non-float32 product.
  */
 import * as tf from '@tensorflow/tfjs';

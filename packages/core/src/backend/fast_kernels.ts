@@ -71,14 +71,14 @@ const REPLACED_WASM_KERNELS: { name: string; why: string }[] = [
     name: 'BatchMatMul',
     why:
       'XNNPACK only without transpose flags and with batch 1 (else a scalar loop, 13-95x slower), and its GEMM runs at ~28.5 GFLOP/s; ' +
-      'float32 products run on gemm_wasm (WebAssembly SIMD 4x8 micro-kernel, ~39 GFLOP/s, same bits, any flag or broadcast, ' +
+      'float32 products run on gemm_wasm (WebAssembly SIMD 4x8 micro-kernel, 45-49 GFLOP/s with relaxed SIMD FMA, ~39 and XNNPACK\'s bits without; any flag or broadcast, ' +
       'split over helper threads), with correct [2,1]x[3] batch broadcasting (the original overruns its buffers)',
   },
   {
     name: 'Conv2D',
     why:
       "XNNPACK's convolution runs at ~29 GFLOP/s; float32 NHWC convs run on gemm_wasm's GEMM with an implicit im2col " +
-      '(conv2d_wasm.ts: same bits, split over helper threads)',
+      "(conv2d_wasm.ts: XNNPACK's bits without the fused multiply-add, split over helper threads)",
   },
   {
     name: 'Identity',

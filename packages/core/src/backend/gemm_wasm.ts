@@ -6,8 +6,9 @@
  *
  * Why: tfjs-wasm's products run on XNNPACK's wasmsimd GEMM at ~28.5 GFLOP/s on this machine (1024³,
  * 1 thread); this kernel runs at ~40 with the same float operations in the same order, so the same
- * bits (tested against the original kernel). Transposed operands cost nothing extra: the packing
- * reads them in whichever order they are stored.
+ * bits (tested against the original kernel), and at 45-49 with the fused kernel (gemmUsesFma, the
+ * default where relaxed SIMD compiles). Transposed operands cost nothing extra: the packing reads them
+ * in whichever order they are stored; conv2d_wasm.ts packs A from offset tables (gatherA).
  */
 import type * as tf from '@tensorflow/tfjs';
 import { CMD_COPY, CMD_PACK_A, CMD_PACK_A_GATHER, CMD_PACK_B, CMD_TILES, CMD_TILES_FMA, CMD_WORDS, MR, NR, gemmFunctions } from './gemm_microkernel';
