@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '@detr/core/testing';
-import { fastKernelsInstalled, overrideActive, selectBackend } from '../src/backend/index';
+import { fastKernelsInstalled, gemmUsesFma, overrideActive, relaxedMaddFuses, selectBackend } from '../src/backend/index';
 
 const require = createRequire(import.meta.url);
 const installed = (pkg: string): boolean => {
@@ -57,7 +57,9 @@ describe('selectBackend', () => {
     if (!installed('@tensorflow/tfjs-node') && !installed('@tensorflow/tfjs-node-gpu')) {
       expect(info).toMatchObject({ name: 'wasm', kind: 'wasm', simd: true, threads: 2 });
       expect(info.skipped.find((s) => s.name === 'node')?.reason).toMatch(/not installed \(optional dependency @tensorflow\/tfjs-node\)/);
-      expect(lines[0]).toMatch(/using wasm \(SIMD, 2 threads\)/);
+      // the GEMM's fused multiply-add is on by default where relaxed SIMD compiles and fuses (x86 with FMA3)
+      const fma = gemmUsesFma() && relaxedMaddFuses() ? ', fused multiply-add' : '';
+      expect(lines[0]).toContain(`using wasm (SIMD, 2 threads${fma})`);
       // The wasm backend cannot be re-initialised with another thread count in the same process.
       await expect(selectBackend({ backend: 'wasm', threads: 1, log: () => {} })).rejects.toThrow(/already initialised with 2 thread/);
       // Also in automatic mode: a conflict is an error, not a silent fall-back to cpu.
