@@ -45,14 +45,17 @@ const CASES: Case[] = [
 
 const size = (s: number[]): number => s.reduce((p, v) => p * v, 1);
 
-/** float64 conv of the definition and the sum of |terms| per output (for a relative bound). */
-function convF64(xv: Float32Array, fv: Float32Array, c: Case): { y: Float64Array; mag: Float64Array; shape: Shape4 } {
-  const info = conv2dInfo(c.x, c.f, { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', dilations: c.dil });
+/** The conv geometry of case c (tfjs's, as the kernels compute it). */
+const caseInfo = (c: Case) => conv2dInfo(c.x, c.f, { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', dilations: c.dil });
+
+/**
+ * Calls visit(xi, fi, yi) for every product term x[xi] · W[fi] that output yi of the conv of case c sums
+ * (taps in the padding skipped); flat NHWC / HWIO / NHWC indices.
+ */
+function forEachConvTerm(c: Case, visit: (xi: number, fi: number, yi: number) => void): void {
+  const info = caseInfo(c);
   const [n, h, w, cin] = c.x;
   const [kh, kw, , cout] = c.f;
-  const shape: Shape4 = [n, info.outHeight, info.outWidth, cout];
-  const y = new Float64Array(size(shape));
-  const mag = new Float64Array(size(shape));
   for (let b = 0; b < n; b++)
     for (let i = 0; i < info.outHeight; i++)
       for (let j = 0; j < info.outWidth; j++)
@@ -61,17 +64,22 @@ function convF64(xv: Float32Array, fv: Float32Array, c: Case): { y: Float64Array
             const yy = i * c.stride + a * c.dil - info.padInfo.top;
             const xx = j * c.stride + q * c.dil - info.padInfo.left;
             if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
-            for (let ch = 0; ch < cin; ch++) {
-              const v = xv[((b * h + yy) * w + xx) * cin + ch];
-              for (let o = 0; o < cout; o++) {
-                const t = v * fv[((a * kw + q) * cin + ch) * cout + o];
-                const at = ((b * info.outHeight + i) * info.outWidth + j) * cout + o;
-                y[at] += t;
-                mag[at] += Math.abs(t);
-              }
-            }
+            for (let ch = 0; ch < cin; ch++)
+              for (let o = 0; o < cout; o++) visit(((b * h + yy) * w + xx) * cin + ch, ((a * kw + q) * cin + ch) * cout + o, ((b * info.outHeight + i) * info.outWidth + j) * cout + o);
           }
-  return { y, mag, shape };
+}
+
+/** float64 conv of the definition and the sum of |terms| per output (for a relative bound). */
+function convF64(xv: Float32Array, fv: Float32Array, c: Case): { y: Float64Array; mag: Float64Array } {
+  const info = caseInfo(c);
+  const y = new Float64Array(c.x[0] * info.outHeight * info.outWidth * c.f[3]);
+  const mag = new Float64Array(y.length);
+  forEachConvTerm(c, (xi, fi, yi) => {
+    const t = xv[xi] * fv[fi];
+    y[yi] += t;
+    mag[yi] += Math.abs(t);
+  });
+  return { y, mag };
 }
 
 function expectNear(got: Float32Array, want: Float64Array, mag: Float64Array, what: string): void {
@@ -110,29 +118,17 @@ describe('Conv2D on the own GEMM (wasm)', () => {
 describe('Conv2DBackpropFilter on the own GEMM (wasm)', () => {
   it.each(CASES)('$name: near the float64 definition, and the same bits as the im2col product', async (c) => {
     const xv = mixedMagnitude(size(c.x), 7 + c.x[3], 1);
-    const info = conv2dInfo(c.x, c.f, { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', dilations: c.dil });
+    const info = caseInfo(c);
     const dyShape: Shape4 = [c.x[0], info.outHeight, info.outWidth, c.f[3]];
     const dyv = mixedMagnitude(size(dyShape), 11, 1);
     // dW[a, q, ch, o] = Σ_{pixels} x[tap] · dy[pixel, o] in float64
-    const [kh, kw, cin, cout] = c.f;
     const want = new Float64Array(size(c.f));
     const mag = new Float64Array(size(c.f));
-    const [n, h, w] = c.x;
-    for (let b = 0; b < n; b++)
-      for (let i = 0; i < info.outHeight; i++)
-        for (let j = 0; j < info.outWidth; j++)
-          for (let a = 0; a < kh; a++)
-            for (let q = 0; q < kw; q++) {
-              const yy = i * c.stride + a * c.dil - info.padInfo.top;
-              const xx = j * c.stride + q * c.dil - info.padInfo.left;
-              if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
-              for (let ch = 0; ch < cin; ch++)
-                for (let o = 0; o < cout; o++) {
-                  const t = xv[((b * h + yy) * w + xx) * cin + ch] * dyv[((b * info.outHeight + i) * info.outWidth + j) * cout + o];
-                  want[((a * kw + q) * cin + ch) * cout + o] += t;
-                  mag[((a * kw + q) * cin + ch) * cout + o] += Math.abs(t);
-                }
-            }
+    forEachConvTerm(c, (xi, fi, yi) => {
+      const t = xv[xi] * dyv[yi];
+      want[fi] += t;
+      mag[fi] += Math.abs(t);
+    });
     const grad = (own: boolean) => {
       const prev = setOwnConvEnabled(own);
       try {
@@ -144,6 +140,22 @@ describe('Conv2DBackpropFilter on the own GEMM (wasm)', () => {
     const [kernel, im2colProduct] = await withBackend('wasm', () => [grad(true), grad(false)], { threads: 2 });
     expectNear(kernel, want, mag, c.name);
     expectExact(kernel, im2colProduct, `${c.name}: kernel vs im2col product`);
+  });
+
+  it('no output pixels (input smaller than the kernel, valid): dW is all zeros', async () => {
+    const got = await withBackend('wasm', () =>
+      tf.tidy(() => {
+        // leave non-zero garbage in freed heap memory the output may reuse
+        tf.dispose(tf.fill([3, 3, 3, 8], 7));
+        const x = tf.ones([1, 2, 2, 3]);
+        const dy = tf.zeros([1, 0, 0, 8]);
+        const attrs = { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape: [3, 3, 3, 8] };
+        const dW = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+        return [dW.shape, Array.from(dW.dataSync())] as const;
+      }),
+    );
+    expect(got[0]).toEqual([3, 3, 3, 8]);
+    expect(got[1]).toEqual(new Array(216).fill(0));
   });
 
   it('names the mismatch when dy does not fit the conv', async () => {

@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { NR } from './gemm_microkernel';
 import { gemmPoolFor } from './gemm_threads';
+import { markReplacement, originalWasmKernel, replacementRegistered } from './replaced_kernel';
 import { gemm, gemmMemoryOfBackend, type GemmEntry } from './gemm_wasm';
 
 interface WasmBackendLike {
@@ -76,8 +77,7 @@ export function broadcastBatchIndex(lead: number[], leadX: number[]): Int32Array
 }
 
 export function fastBatchMatMulKernel(): tf.KernelConfig {
-  const orig = tf.getKernel('BatchMatMul', 'wasm');
-  if (!orig) throw new Error('batch_matmul_wasm: the wasm BatchMatMul kernel is not registered (tfjs-backend-wasm 4.22.0 not loaded?)');
+  const orig = originalWasmKernel('BatchMatMul', 'batch_matmul_wasm');
 
   const kernelFunc: tf.KernelConfig['kernelFunc'] = (args) => {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
@@ -118,14 +118,10 @@ export function fastBatchMatMulKernel(): tf.KernelConfig {
     return out;
   };
 
-  (kernelFunc as unknown as Record<symbol, boolean>)[FAST_KERNEL] = true;
-  return { kernelName: 'BatchMatMul', backendName: 'wasm', setupFunc: orig.setupFunc, kernelFunc };
+  return { kernelName: 'BatchMatMul', backendName: 'wasm', setupFunc: orig.setupFunc, kernelFunc: markReplacement(kernelFunc) };
 }
-
-const FAST_KERNEL = Symbol('detrFastBatchMatMul');
 
 /** Whether the registered wasm BatchMatMul is this replacement and it is enabled. */
 export function fastBatchMatMulActive(): boolean {
-  const k = tf.getKernel('BatchMatMul', 'wasm');
-  return enabled && Boolean(k && (k.kernelFunc as unknown as Record<symbol, boolean>)[FAST_KERNEL]);
+  return enabled && replacementRegistered('BatchMatMul');
 }

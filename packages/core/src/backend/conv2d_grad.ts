@@ -20,11 +20,12 @@ import { matMul } from '../ops/matmul';
 import { im2col, padOrCrop } from './im2col';
 import { ownConvEnabled } from './conv2d_wasm';
 
-interface Conv2DAttrs {
+/** Attrs of tfjs's Conv2D kernel (Conv2DBackpropFilter's have no dilations: 1). */
+export interface Conv2DAttrs {
   strides: number | [number, number];
   pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
   dataFormat: 'NHWC' | 'NCHW';
-  dilations: number | [number, number];
+  dilations?: number | [number, number];
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 

@@ -18,23 +18,16 @@
  * over helper threads (gemm_threads.ts) where XNNPACK's conv backward pieces did not scale.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Conv2DInfo } from './conv2d_grad';
-import { CMD_ZERO, NR } from './gemm_microkernel';
+import { type Conv2DAttrs, type Conv2DInfo, conv2dInfo } from './conv2d_grad';
+import { NR } from './gemm_microkernel';
 import { gemmPoolFor } from './gemm_threads';
-import { type GemmMemory, copyCommand, gemm, gemmMemoryOfBackend, runCommands } from './gemm_wasm';
+import { type GemmMemory, copyCommand, gemm, gemmMemoryOfBackend, runCommands, zeroCommand } from './gemm_wasm';
 import { OWN_GEMM_MIN_MACS } from './batch_matmul_wasm';
+import { markReplacement, originalWasmKernel, replacementRegistered } from './replaced_kernel';
 
 interface WasmBackendLike {
   getMemoryOffset(dataId: tf.DataId): number;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-}
-
-interface ConvAttrs {
-  strides: number | [number, number];
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-  dataFormat: 'NHWC' | 'NCHW' | 'channelsLast';
-  dilations?: number | [number, number];
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 
 let enabled = true;
@@ -48,19 +41,6 @@ export function setOwnConvEnabled(on: boolean): boolean {
 
 export function ownConvEnabled(): boolean {
   return enabled;
-}
-
-function convInfo(xShape: number[], filterShape: number[], a: ConvAttrs): Conv2DInfo {
-  return tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
-    a.strides,
-    a.dilations ?? 1,
-    a.pad,
-    a.dimRoundingMode,
-    false,
-    'channelsLast',
-  );
 }
 
 /** The padded input's byte offset on the heap and its padded height and width. */
@@ -83,7 +63,7 @@ function paddedInput(mem: GemmMemory, x: number, shape: number[], info: Conv2DIn
   const wp = w + pl + pr;
   const at = mem.alloc(n * hp * wp * c * 4);
   // In wasm (memory.fill / memory.copy): JS's fill and copyWithin are ~3x slower on a shared heap.
-  const words = [CMD_ZERO, at, n * hp * wp * c * 4, 0, 0, 0, 0, 0, 0];
+  const words = zeroCommand(at, n * hp * wp * c * 4);
   for (let b = 0; b < n; b++) {
     for (let y = 0; y < h; y++) words.push(...copyCommand(at + ((b * hp + y + pt) * wp + pl) * c * 4, x + (b * h + y) * w * c * 4, w * c * 4)); // row y of image b
   }
@@ -122,9 +102,12 @@ function convGemm(backend: unknown, x: tf.TensorInfo, info: Conv2DInfo, pixelLan
   const pixels = info.batchSize * info.outHeight * info.outWidth;
   const taps = info.filterHeight * info.filterWidth * cin;
   const cout = info.outChannels;
-  const padded = paddedInput(mem, be.getMemoryOffset(x.dataId), x.shape, info);
+  const xAt = be.getMemoryOffset(x.dataId);
   const tables = mem.alloc((pixels + taps) * 4);
+  let paddedAt = xAt;
   try {
+    const padded = paddedInput(mem, xAt, x.shape, info);
+    paddedAt = padded.at;
     const pixelTable = tables;
     const tapTable = tables + pixels * 4;
     writeOffsetTables(mem, info, cin, padded, pixelTable, tapTable);
@@ -134,21 +117,18 @@ function convGemm(backend: unknown, x: tf.TensorInfo, info: Conv2DInfo, pixelLan
     gemm(mem, { M, K, N: cout, transposeA: false, transposeB: false, gatherA }, [{ a: padded.at, b, c }], pool);
   } finally {
     mem.free(tables);
-    if (padded.at !== be.getMemoryOffset(x.dataId)) mem.free(padded.at);
+    if (paddedAt !== xAt) mem.free(paddedAt);
   }
 }
 
-const isNhwc = (f: ConvAttrs['dataFormat']): boolean => f !== 'NCHW';
-
 /** Conv2D for wasm: float32 NHWC on the GEMM; other dtypes, NCHW, fewer than 8 output channels and tiny convs on XNNPACK. */
 export function ownConv2dKernel(): tf.KernelConfig {
-  const orig = tf.getKernel('Conv2D', 'wasm');
-  if (!orig) throw new Error('conv2d_wasm: the wasm Conv2D kernel is not registered (tfjs-backend-wasm 4.22.0 not loaded?)');
+  const orig = originalWasmKernel('Conv2D', 'conv2d_wasm');
   const kernelFunc: tf.KernelConfig['kernelFunc'] = (args) => {
     const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
-    const a = args.attrs as unknown as ConvAttrs;
-    if (!enabled || x.dtype !== 'float32' || filter.dtype !== 'float32' || !isNhwc(a.dataFormat)) return orig.kernelFunc(args);
-    const info = convInfo(x.shape, filter.shape, a);
+    const a = args.attrs as unknown as Conv2DAttrs;
+    if (!enabled || x.dtype !== 'float32' || filter.dtype !== 'float32' || a.dataFormat === 'NCHW') return orig.kernelFunc(args);
+    const info = conv2dInfo(x.shape, filter.shape, a);
     const macs = info.batchSize * info.outHeight * info.outWidth * info.filterHeight * info.filterWidth * info.inChannels * info.outChannels;
     if (info.outChannels < NR || macs < OWN_GEMM_MIN_MACS || info.outHeight * info.outWidth === 0) return orig.kernelFunc(args);
     const be = args.backend as unknown as WasmBackendLike;
@@ -156,16 +136,12 @@ export function ownConv2dKernel(): tf.KernelConfig {
     convGemm(args.backend, x, info, true, be.getMemoryOffset(filter.dataId), be.getMemoryOffset(out.dataId));
     return out;
   };
-  (kernelFunc as unknown as Record<symbol, boolean>)[OWN_CONV] = true;
-  return { kernelName: 'Conv2D', backendName: 'wasm', setupFunc: orig.setupFunc, kernelFunc };
+  return { kernelName: 'Conv2D', backendName: 'wasm', setupFunc: orig.setupFunc, kernelFunc: markReplacement(kernelFunc) };
 }
-
-const OWN_CONV = Symbol('detrOwnConv2D');
 
 /** Whether the registered wasm Conv2D is ownConv2dKernel's and it is enabled. */
 export function ownConv2dActive(): boolean {
-  const k = tf.getKernel('Conv2D', 'wasm');
-  return enabled && Boolean(k && (k.kernelFunc as unknown as Record<symbol, boolean>)[OWN_CONV]);
+  return enabled && replacementRegistered('Conv2D');
 }
 
 /**
@@ -178,11 +154,11 @@ export const conv2dBackpropFilterWasmKernel: tf.KernelConfig = {
   backendName: 'wasm',
   kernelFunc: ({ inputs, backend, attrs }) => {
     const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-    const a = attrs as unknown as ConvAttrs & { filterShape: number[] };
-    if (x.dtype !== 'float32' || dy.dtype !== 'float32' || !isNhwc(a.dataFormat)) {
+    const a = attrs as unknown as Conv2DAttrs & { filterShape: number[] };
+    if (x.dtype !== 'float32' || dy.dtype !== 'float32' || a.dataFormat === 'NCHW') {
       throw new Error(`Conv2DBackpropFilter (wasm): only float32 NHWC is supported; got ${x.dtype} / ${dy.dtype}, dataFormat ${a.dataFormat}`);
     }
-    const info = convInfo(x.shape, a.filterShape, a);
+    const info = conv2dInfo(x.shape, a.filterShape, a);
     const expected = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
     if (dy.shape.join() !== expected.join()) {
       throw new Error(`Conv2DBackpropFilter (wasm): dy has shape [${dy.shape}], the conv of x [${x.shape}] with filter [${a.filterShape}] gives [${expected}]`);
@@ -190,9 +166,7 @@ export const conv2dBackpropFilterWasmKernel: tf.KernelConfig = {
     const be = backend as unknown as WasmBackendLike;
     const out = be.makeOutput(a.filterShape, 'float32'); // [kh, kw, C, Cout] = [kh·kw·C, Cout]
     if (info.batchSize * info.outHeight * info.outWidth === 0) {
-      const f = new Float32Array(gemmMemoryOfBackend(backend).memory.buffer);
-      const at = be.getMemoryOffset(out.dataId) >>> 2;
-      f.fill(0, at, at + tf.util.sizeFromShape(a.filterShape));
+      runCommands(gemmMemoryOfBackend(backend), zeroCommand(be.getMemoryOffset(out.dataId), tf.util.sizeFromShape(a.filterShape) * 4)); // no pixels: dW = 0
       return out;
     }
     convGemm(backend, x, info, false, be.getMemoryOffset(dy.dataId), be.getMemoryOffset(out.dataId));

@@ -11,7 +11,7 @@
  * in whichever order they are stored; conv2d_wasm.ts packs A from offset tables (gatherA).
  */
 import type * as tf from '@tensorflow/tfjs';
-import { CMD_COPY, CMD_PACK_A, CMD_PACK_A_GATHER, CMD_PACK_B, CMD_TILES, CMD_TILES_FMA, CMD_WORDS, MR, NR, gemmFunctions } from './gemm_microkernel';
+import { CMD_COPY, CMD_ZERO, CMD_PACK_A, CMD_PACK_A_GATHER, CMD_PACK_B, CMD_TILES, CMD_TILES_FMA, CMD_WORDS, MR, NR, gemmFunctions } from './gemm_microkernel';
 import { wasmMemoryObject } from './memory_guard';
 import { relaxedSimdAvailable } from './relaxed_simd';
 import { encodeModule } from './wasm_binary';
@@ -267,6 +267,9 @@ export function gemm(mem: GemmMemory, s: GemmShape, entries: readonly GemmEntry[
 
 /** A CMD_COPY command: `bytes` bytes from src to dst (byte offsets). */
 export const copyCommand = (dst: number, src: number, bytes: number): number[] => [CMD_COPY, dst, src, bytes, 0, 0, 0, 0, 0];
+
+/** A CMD_ZERO command: `bytes` zero bytes at dst (byte offset). */
+export const zeroCommand = (dst: number, bytes: number): number[] => [CMD_ZERO, dst, bytes, 0, 0, 0, 0, 0, 0];
 
 /** Runs a work list (CMD_WORDS words per command, gemm_microkernel.ts) on the calling thread. */
 export function runCommands(mem: GemmMemory, words: readonly number[]): void {

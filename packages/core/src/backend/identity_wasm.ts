@@ -12,6 +12,7 @@
  * Strings go to the original kernel.
  */
 import * as tf from '@tensorflow/tfjs';
+import { originalWasmKernel } from './replaced_kernel';
 
 interface RefCountingBackend {
   incRef(dataId: tf.DataId): void;
@@ -19,8 +20,7 @@ interface RefCountingBackend {
 
 /** Kernel config for the wasm Identity that shares the input's buffer; `original` handles strings. */
 export function sharedIdentityKernel(): tf.KernelConfig {
-  const original = tf.getKernel('Identity', 'wasm');
-  if (!original) throw new Error('identity_wasm: no wasm Identity kernel registered (is @tensorflow/tfjs-backend-wasm 4.22.0 loaded?)');
+  const original = originalWasmKernel('Identity', 'identity_wasm');
   return {
     kernelName: 'Identity',
     backendName: 'wasm',

@@ -27,3 +27,4 @@ export * from './gemm_microkernel';
 export * from './wasm_binary';
 export * from './conv2d_wasm';
 export * from './relaxed_simd';
+export * from './replaced_kernel';

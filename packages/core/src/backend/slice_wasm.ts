@@ -10,6 +10,7 @@
  * StridedSlice branch (C++) go to the original kernels.
  */
 import * as tf from '@tensorflow/tfjs';
+import { originalWasmKernel } from './replaced_kernel';
 
 type TypedArray = Float32Array | Int32Array | Uint8Array;
 
@@ -60,11 +61,7 @@ export function sliceFromHeap(backend: WasmBackendLike, x: tf.TensorInfo, begin:
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 
-function original(kernelName: string): tf.KernelConfig {
-  const k = tf.getKernel(kernelName, 'wasm');
-  if (!k) throw new Error(`slice_wasm: no wasm ${kernelName} kernel registered (is @tensorflow/tfjs-backend-wasm 4.22.0 loaded?)`);
-  return k;
-}
+const original = (kernelName: string): tf.KernelConfig => originalWasmKernel(kernelName, 'slice_wasm');
 
 /** Replacement configs, each built around the original wasm kernel (for strings and rare branches). */
 export function fastSliceKernels(): tf.KernelConfig[] {

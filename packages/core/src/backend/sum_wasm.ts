@@ -13,6 +13,7 @@
  * were also tried in one JS pass: no faster than the original's transpose there, whose strides are short.)
  */
 import * as tf from '@tensorflow/tfjs';
+import { originalWasmKernel } from './replaced_kernel';
 
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
@@ -42,8 +43,7 @@ export function sumRowsInto(x: Float32Array, acc: Float32Array, rows: number, co
 }
 
 export function leadingAxesSumKernel(): tf.KernelConfig {
-  const orig = tf.getKernel('Sum', 'wasm');
-  if (!orig) throw new Error('sum_wasm: no wasm Sum kernel registered (tfjs-backend-wasm 4.22.0 not loaded?)');
+  const orig = originalWasmKernel('Sum', 'sum_wasm');
   const kernelFunc: tf.KernelConfig['kernelFunc'] = (args) => {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };

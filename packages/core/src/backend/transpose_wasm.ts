@@ -9,6 +9,7 @@
  * axis stays last above rank 4 it copies contiguous runs of it in JS; the rest goes to the original.
  */
 import * as tf from '@tensorflow/tfjs';
+import { originalWasmKernel } from './replaced_kernel';
 
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
@@ -86,8 +87,7 @@ export function transposeMatricesInto<T extends Float32Array | Int32Array | Uint
 }
 
 export function fastTransposeKernel(): tf.KernelConfig {
-  const orig = tf.getKernel('Transpose', 'wasm');
-  if (!orig) throw new Error('transpose_wasm: no wasm Transpose kernel registered (tfjs-backend-wasm 4.22.0 not loaded?)');
+  const orig = originalWasmKernel('Transpose', 'transpose_wasm');
   const kernelFunc: tf.KernelConfig['kernelFunc'] = (args) => {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const { perm } = args.attrs as unknown as { perm: number[] };
